@@ -1,0 +1,69 @@
+"""axhub: the Attendance-X integration hub.
+
+What a plugin author imports lives here: ``hookimpl`` to mark hook implementations, the
+types that cross the hook boundary, the errors a plugin raises, and the OAuth helpers.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("axhub")
+
+from .errors import (  # noqa: E402
+    InvalidCredentials,
+    OAuthError,
+    ProviderError,
+    ProviderPermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    SettingsError,
+)
+from .provider import ProviderContext  # noqa: E402
+from . import oauth  # noqa: E402
+from .types import (  # noqa: E402
+    ApiLimits,
+    AuthorizationRequest,
+    CleanupReport,
+    Connection,
+    ConnectionReport,
+    Credentials,
+    Endpoint,
+    Grant,
+    Notification,
+    ProviderInfo,
+    Scope,
+    Settings,
+    SyncSettings,
+    UserInfo,
+)
+
+__all__ = [
+    "ApiLimits",
+    "AuthorizationRequest",
+    "CleanupReport",
+    "Connection",
+    "ConnectionReport",
+    "Credentials",
+    "Endpoint",
+    "Grant",
+    "InvalidCredentials",
+    "Notification",
+    "OAuthError",
+    "ProviderContext",
+    "ProviderError",
+    "ProviderInfo",
+    "ProviderPermissionDenied",
+    "QuotaExceeded",
+    "RateLimited",
+    "Scope",
+    "Settings",
+    "SettingsError",
+    "SyncSettings",
+    "UserInfo",
+    "__version__",
+    "hookimpl",
+    "oauth",
+]

@@ -1,0 +1,135 @@
+"""The Litestar app, assembled in one place: routes, dependencies, error map, OpenAPI,
+lifespan, and the providers' sandboxes when the hub runs in sandbox mode."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, asgi
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED
+
+from .. import __version__
+from ..auth import Identity, verify_token
+from ..config import Config
+from ..errors import ApiError
+from ..integrations.controller import IntegrationsController
+from ..plugins import PluginManager
+from ..state import Services
+
+log = logging.getLogger("axhub.api")
+
+
+def _envelope(exc: ApiError) -> Response:
+    return Response(content=exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def _api_error(_: Request, exc: ApiError) -> Response:
+    return _envelope(exc)
+
+
+def _validation(_: Request, exc: ValidationException) -> Response:
+    from ..validation import field_of
+
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    if extra and isinstance(extra[0], dict):
+        item = extra[0]
+        key, message = item.get("key"), str(item.get("message") or exc.detail)
+        if key and key not in ("body", "data"):
+            field = str(key)
+        else:  # a body fault: msgspec's message says where ("- at `$.x`", "field `x`")
+            field, message = field_of(Exception(message))
+        if "malformed" in message.lower() or "invalid json" in message.lower():
+            field = "body"
+        return _envelope(ApiError("VALIDATION_ERROR", f"{field}: {message}", field=field))
+    return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail)))
+
+
+def _http(_: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, NotFoundException):
+        return _envelope(ApiError("NOT_FOUND", "no such route"))
+    if isinstance(exc, NotAuthorizedException):
+        return _envelope(ApiError("UNAUTHORIZED", str(exc.detail)))
+    if exc.status_code == HTTP_405_METHOD_NOT_ALLOWED:
+        return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail)))
+    code = "VALIDATION_ERROR" if exc.status_code == 400 else "INTERNAL_ERROR"
+    return _envelope(ApiError(code, str(exc.detail), status=exc.status_code))
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _envelope(ApiError("INTERNAL_ERROR", "internal error; see the hub's log"))
+
+
+def create_app(config: Config | None = None, *, plugins: PluginManager | None = None, services: Services | None = None) -> Litestar:
+    config = config or Config.from_env()
+    svc = services or Services.build(config, plugins)
+
+    async def provide_services() -> Services:
+        return svc
+
+    async def provide_identity(request: Request) -> Identity:
+        return verify_token(svc.config.jwt_secret, request.headers.get("authorization"))
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        if svc.config.auto_migrate:
+            await svc.db.upgrade()
+        for record in svc.plugins.records.values():
+            if record.status == "broken":
+                log.error("plugin %s is broken: %s", record.name, record.error)
+        try:
+            yield
+        finally:
+            await svc.aclose()
+
+    route_handlers: list[Any] = [IntegrationsController]
+    if config.sandbox and not config.sandbox_url:
+        route_handlers.extend(sandbox_mounts(svc))
+
+    return Litestar(
+        route_handlers=route_handlers,
+        dependencies={"services": Provide(provide_services), "identity": Provide(provide_identity)},
+        exception_handlers={
+            ApiError: _api_error,
+            ValidationException: _validation,
+            HTTPException: _http,
+            Exception: _internal,
+        },
+        lifespan=[lifespan],
+        state=State({"services": svc}),
+        openapi_config=OpenAPIConfig(
+            title="axhub — Attendance-X Integrations API",
+            version=__version__,
+            path="/schema",
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+    )
+
+
+def sandbox_mounts(svc: Services) -> list[Any]:
+    """Each installed provider's sandbox, mounted at ``/sandbox/{slug}``."""
+    mounts = []
+    for slug, factory in svc.hub.sandboxes():
+        mounts.append(asgi(f"/sandbox/{slug}", is_mount=True, copy_scope=True, include_in_schema=False, name=f"sandbox-{slug}")(factory()))
+    return mounts
+
+
+def sandbox_app(config: Config) -> Litestar:
+    """Only the sandboxes (``axhub sandbox``): a stand-in for every provider at once."""
+    plugins = PluginManager(config)
+    from ..plugins import Hub
+
+    hub = Hub(config, plugins, sandbox_base="")
+    handlers = [asgi(f"/{slug}", is_mount=True, copy_scope=True, name=f"sandbox-{slug}")(factory()) for slug, factory in hub.sandboxes()]
+    return Litestar(route_handlers=handlers, openapi_config=None)

@@ -1,0 +1,85 @@
+"""The hooks a provider plugin implements. Every hook is documented in docs/plugins.md.
+
+A plugin is a module registered under the entry-point group ``axhub`` whose name is the
+provider's slug. It implements ``provider_info`` and the hooks it supports with
+``@axhub.hookimpl``; hooks may be plain or ``async def`` functions.
+
+All hooks but ``provider_info`` and ``notify`` belong to one provider: the core calls
+only the implementation registered under the integration's slug (never a broadcast, and
+never pluggy's ``firstresult``, which would take a coroutine for an answer). ``notify``
+is a true broadcast: every plugin hears every notification and decides what it delivers.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from .types import (
+    AuthorizationRequest,
+    CleanupReport,
+    Connection,
+    ConnectionReport,
+    Credentials,
+    Grant,
+    Notification,
+    ProviderInfo,
+)
+from .provider import ProviderContext
+
+hookspec = pluggy.HookspecMarker("axhub")
+
+
+@hookspec
+def provider_info() -> ProviderInfo:
+    """Describe the provider: slug, display name, type, scopes and the permissions they
+    grant, the settings type, capabilities, endpoints and sandbox. Called once at load;
+    must not do I/O."""
+
+
+@hookspec
+def authorize(ctx: ProviderContext, request: AuthorizationRequest) -> str:
+    """Return the URL of the provider's consent page for ``request`` (its ``state``,
+    ``redirect_uri``, ``provider_scopes`` and, where the provider supports PKCE,
+    ``code_challenge``). The core has already stored the state; do no I/O here."""
+
+
+@hookspec
+async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, code: str) -> Grant:
+    """Trade the authorization ``code`` for credentials at the provider's token endpoint
+    and look up who granted them. Raise :class:`axhub.OAuthError` with the provider's
+    reason when the provider refuses."""
+
+
+@hookspec
+async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
+    """Return new credentials for expiring ``credentials`` (keep the new refresh token
+    when the provider rotates it). Raise :class:`axhub.InvalidCredentials` when the
+    provider says the grant is dead (``invalid_grant`` and the like). The core calls it
+    once per credential even with many callers and several processes."""
+
+
+@hookspec
+async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
+    """Make a cheap authenticated call at the provider and report what it says: granted
+    scopes, rate-limit headers as ``api_limits``, recommendations. Raise a
+    :class:`axhub.ProviderError` when the call fails; the core times the call."""
+
+
+@hookspec
+async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    """Undo what the integration set up at the provider (revoke tokens where the provider
+    can, remove what the hub created) and say what was done. The core forgets the
+    credentials afterwards whatever happens here."""
+
+
+@hookspec
+async def sync(ctx: ProviderContext, connection: Connection, run: object) -> object:
+    """Run one synchronisation of ``connection`` (calendar providers, through the core's
+    sync engine). The run's shape is the sync engine's; see docs/plugins.md."""
+
+
+@hookspec
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    """Broadcast: something happened in an organisation (an event created, a reminder
+    due, a sync failed…). Deliver it through this provider if the organisation's
+    integrations ask for it; ignore it otherwise."""

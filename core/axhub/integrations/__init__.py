@@ -1,0 +1,1 @@
+"""The ``/api/integrations`` domain: schemas, service (tenancy-scoped queries), controller."""

@@ -1,0 +1,77 @@
+"""HTTP routes of ``/api/integrations`` (spec: "Gestion des intégrations")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ..api.docs import errors
+from ..auth import Identity, require_role
+from ..state import Services
+from . import schemas as s
+from . import service
+
+Svc = NamedDependency[Services]
+Who = NamedDependency[Identity]
+
+
+class IntegrationsController(Controller):
+    path = "/api/integrations"
+    tags = ["integrations"]
+
+    @get("/", summary="List the organisation's integrations", responses=errors(400, 401, 403))
+    async def list_integrations(
+        self,
+        services: Svc,
+        identity: Who,
+        provider: Annotated[str | None, QueryParameter(description="google, microsoft, slack, zoom, …")] = None,
+        status: Annotated[str | None, QueryParameter(description="connected, disconnected, error")] = None,
+        type_: Annotated[str | None, QueryParameter(name="type", description="calendar, communication, video, storage, webhook")] = None,
+    ) -> s.IntegrationList:
+        require_role(identity, "manager")
+        return s.IntegrationList(data=await service.list_integrations(services, identity, provider, status, type_))
+
+    @get("/providers", summary="Installed providers, their metadata, and broken or disabled plugins", responses=errors(401))
+    async def list_providers(self, services: Svc, identity: Who) -> s.ProviderList:
+        return s.ProviderList(data=service.providers(services))
+
+    @get("/{integration_id:str}", summary="One integration", responses=errors(401, 403, 404))
+    async def get_integration(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.IntegrationResponse:
+        require_role(identity, "manager")
+        row = await service.get_owned(services, identity, integration_id)
+        return s.IntegrationResponse(data=service.view(services, row))
+
+    @post("/{provider:str}/connect", status_code=200, summary="Start the OAuth connection with a provider",
+          responses=errors(400, 401, 403, 404, 502))
+    async def connect(
+        self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.ConnectIn | None] = None
+    ) -> s.ConnectResponse:
+        require_role(identity, "manager")
+        return s.ConnectResponse(data=await service.connect(services, identity, provider, data or s.ConnectIn()))
+
+    @post("/{provider:str}/callback", status_code=200, summary="Finish the OAuth connection with the provider's code",
+          responses=errors(400, 401, 403, 404, 502))
+    async def callback(self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.CallbackIn]) -> s.CallbackResponse:
+        require_role(identity, "manager")
+        return s.CallbackResponse(data=await service.callback(services, identity, provider, data))
+
+    @put("/{integration_id:str}/settings", summary="Update an integration's settings", responses=errors(400, 401, 403, 404))
+    async def update_settings(
+        self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[s.SettingsIn]
+    ) -> s.IntegrationResponse:
+        require_role(identity, "manager")
+        return s.IntegrationResponse(data=await service.update_settings(services, identity, integration_id, data))
+
+    @delete("/{integration_id:str}", status_code=200, summary="Disconnect an integration", responses=errors(401, 403, 404))
+    async def disconnect(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.DisconnectResponse:
+        require_role(identity, "manager")
+        return s.DisconnectResponse(data=await service.disconnect(services, identity, integration_id))
+
+    @post("/{integration_id:str}/test", status_code=200, summary="Test an integration's connection",
+          responses=errors(401, 403, 404))
+    async def test(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.TestResponse:
+        require_role(identity, "manager")
+        return s.TestResponse(data=await service.test(services, identity, integration_id))

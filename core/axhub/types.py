@@ -1,0 +1,229 @@
+"""The data that crosses the hook boundary: what plugins declare, receive and return.
+
+These are plain msgspec Structs and dataclasses with no behaviour of the core's in them,
+so that a plugin depends on a small, stable surface. Field names are snake_case here; the
+API turns them camelCase on the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+import msgspec
+
+if TYPE_CHECKING:
+    from .provider import ProviderContext
+
+ProviderType = Literal["calendar", "communication", "video", "storage", "webhook"]
+PROVIDER_TYPES: tuple[str, ...] = ("calendar", "communication", "video", "storage", "webhook")
+
+# What a plugin can do; the core and `axhub plugins` show these.
+Capability = Literal[
+    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance"
+]
+
+
+class Scope(msgspec.Struct, frozen=True):
+    """One of the API's abstract scopes (``calendar.read``) and what it means at the provider.
+
+    ``provider_scopes`` are requested at the provider when the caller asks for ``name``;
+    ``permissions`` are granted to the integration once every one of ``provider_scopes``
+    is in the scopes the provider actually granted.
+    """
+
+    name: str
+    provider_scopes: tuple[str, ...]
+    permissions: tuple[str, ...]
+    description: str = ""
+
+
+class Settings(msgspec.Struct, rename="camel", forbid_unknown_fields=True, omit_defaults=False):
+    """Base of every provider's settings type: camelCase on the wire, unknown fields refused.
+
+    A provider subclasses it; ``__post_init__`` may raise :class:`axhub.SettingsError`
+    naming the field for checks a type cannot express.
+    """
+
+
+SyncDirection = Literal["bidirectional", "attendance_to_external", "external_to_attendance"]
+
+
+class SyncSettings(Settings):
+    """Settings shared by every provider that syncs on a schedule (calendars)."""
+
+    sync_direction: SyncDirection = "bidirectional"
+    auto_sync: bool = True
+    sync_interval: int = 300
+
+    def __post_init__(self) -> None:
+        from .errors import SettingsError
+
+        if not 60 <= self.sync_interval <= 86400:
+            raise SettingsError("syncInterval", "must be between 60 and 86400 seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A provider URL, and where it lives in the plugin's sandbox (a path under it)."""
+
+    url: str
+    sandbox_path: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderInfo:
+    """What a plugin tells the core about its provider, without calling it.
+
+    ``endpoints`` are named URLs (``authorize``, ``token``, ``api``…); the core resolves
+    each to the real URL, the sandbox, or an operator's override, and hands the result
+    to the hooks as ``ctx.endpoint(name)``. ``sandbox`` builds the provider's sandbox
+    ASGI app. ``sandbox_client`` is the client id/secret the sandbox accepts.
+    """
+
+    slug: str
+    name: str
+    type: ProviderType
+    description: str
+    scopes: tuple[Scope, ...] = ()
+    default_scopes: tuple[str, ...] = ()
+    settings_type: type[Settings] = Settings
+    capabilities: tuple[str, ...] = ()
+    endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
+    sandbox: Callable[[], Any] | None = None
+    sandbox_client: tuple[str, str] | None = None
+    docs_url: str | None = None
+
+    @property
+    def oauth(self) -> bool:
+        return "oauth" in self.capabilities
+
+    def scope(self, name: str) -> Scope | None:
+        return next((s for s in self.scopes if s.name == name), None)
+
+
+class UserInfo(msgspec.Struct, omit_defaults=True):
+    """The provider account that granted access (shown as ``userInfo``)."""
+
+    id: str | None = None
+    email: str | None = None
+    name: str | None = None
+    avatar: str | None = None
+
+
+class Credentials(msgspec.Struct, omit_defaults=True):
+    """A provider grant. Lives only encrypted in the vault; never leaves the core's API.
+
+    ``extra`` holds provider secrets that come with the grant (e.g. Slack's incoming
+    webhook URL, bot user id) and are as sensitive as the token.
+    """
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    token_type: str = "Bearer"
+    scopes: tuple[str, ...] = ()
+    extra: dict[str, Any] = {}
+
+
+class Grant(msgspec.Struct):
+    """What ``exchange_code`` returns: the credentials and who granted them."""
+
+    credentials: Credentials
+    user: UserInfo
+    granted_scopes: tuple[str, ...] = ()
+
+
+class AuthorizationRequest(msgspec.Struct, frozen=True):
+    """A pending connection, as ``authorize`` and ``exchange_code`` see it."""
+
+    state: str
+    redirect_uri: str
+    provider_scopes: tuple[str, ...]
+    code_verifier: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+
+class ApiLimits(msgspec.Struct, omit_defaults=True, rename="camel"):
+    remaining: int | None = None
+    reset_at: datetime | None = None
+    daily_limit: int | None = None
+    limit: int | None = None
+    category: str | None = None
+
+
+class ConnectionReport(msgspec.Struct):
+    """What ``test_connection`` learned by calling the provider.
+
+    ``granted_scopes`` is what the provider says now, when it says it (else the core uses
+    what was granted at connect). ``recommendations`` are added to the core's own.
+    """
+
+    granted_scopes: tuple[str, ...] | None = None
+    api_limits: ApiLimits | None = None
+    account: UserInfo | None = None
+    recommendations: tuple[str, ...] = ()
+
+
+class CleanupReport(msgspec.Struct, omit_defaults=True):
+    """What ``disconnect`` did at the provider (``cleanupStatus`` in the API)."""
+
+    tokens_revoked: bool = False
+    events_removed: int = 0
+    webhooks_disabled: int = 0
+    notes: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class Connection:
+    """An integration as a plugin sees it: its settings, its account, its credentials.
+
+    ``credentials()`` returns a fresh (refreshed if due) grant from the vault; plugins
+    never store tokens themselves.
+    """
+
+    id: str
+    org_id: str
+    provider: str
+    settings: Any
+    granted_scopes: tuple[str, ...]
+    account: UserInfo
+    _credentials: Callable[[], Any]
+
+    async def credentials(self) -> Credentials:
+        return await self._credentials()
+
+    async def access_token(self) -> str:
+        return (await self.credentials()).access_token
+
+
+class Notification(msgspec.Struct, kw_only=True):
+    """A broadcast to every notifying plugin (``notify``): an event in an organisation."""
+
+    kind: str
+    org_id: str
+    data: dict[str, Any] = {}
+    dedupe_key: str | None = None
+
+
+__all__ = [
+    "ApiLimits",
+    "AuthorizationRequest",
+    "CleanupReport",
+    "Connection",
+    "ConnectionReport",
+    "Credentials",
+    "Endpoint",
+    "Grant",
+    "Notification",
+    "PROVIDER_TYPES",
+    "ProviderContext",
+    "ProviderInfo",
+    "ProviderType",
+    "Scope",
+    "Settings",
+    "SyncSettings",
+    "UserInfo",
+]

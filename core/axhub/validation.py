@@ -1,0 +1,57 @@
+"""Turning msgspec's validation errors into the API's ``VALIDATION_ERROR`` with a field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from .errors import ApiError, SettingsError, validation_error
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+
+def join(prefix: str, path: str) -> str:
+    path = path.lstrip(".")
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + ("" if path.startswith("[") else ".") + path
+
+
+def field_of(error: Exception, prefix: str = "") -> tuple[str, str]:
+    """(field, message) for a msgspec ValidationError, e.g. ("settings.syncInterval", …)."""
+    m = _AT.match(str(error))
+    message, path = (m.group("msg"), m.group("path") or "") if m else (str(error), "")
+    named = _NAMED.search(message)
+    if named:
+        path = join(path, named.group("name"))
+    return join(prefix, path) or prefix or "body", message
+
+
+def convert(data: Any, type_: type, *, prefix: str) -> Any:
+    """``msgspec.convert`` that fails as a 400 naming the field."""
+    try:
+        return msgspec.convert(data, type_)
+    except SettingsError as exc:
+        raise validation_error(join(prefix, exc.field), exc.message) from None
+    except msgspec.ValidationError as exc:
+        field, message = field_of(exc, prefix)
+        raise validation_error(field, message) from None
+
+
+def decode_json(body: bytes, type_: type, *, prefix: str = "") -> Any:
+    if not body.strip():
+        raise ApiError("VALIDATION_ERROR", "a JSON request body is required", field=prefix or "body")
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except SettingsError as exc:
+        raise validation_error(join(prefix, exc.field), exc.message) from None
+    except msgspec.ValidationError as exc:
+        field, message = field_of(exc, prefix)
+        raise validation_error(field, message) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError("VALIDATION_ERROR", f"the request body is not valid JSON: {exc}", field="body") from None

@@ -1,0 +1,196 @@
+"""The credential vault: provider grants encrypted at rest, refreshed once.
+
+Grants are msgspec-encoded and sealed with Fernet (AES-128-CBC + HMAC-SHA256).
+``AXHUB_VAULT_KEYS`` lists keys newest first: the first encrypts, all decrypt, and
+``axhub vault rotate`` re-seals every row with the first.
+
+Refresh happens ahead of expiry (``AXHUB_REFRESH_MARGIN``). Many coroutines of one
+process queue on an asyncio lock; several processes race for a lease on the row with a
+compare-and-swap on ``version``, so the provider sees exactly one refresh call, and the
+others read the new grant once its version moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Awaitable, Callable
+
+import msgspec
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import select, update
+
+from .db import Credential, Database, Integration
+from .errors import InvalidCredentials, ProviderError
+from .types import Credentials
+
+log = logging.getLogger("axhub.vault")
+
+LEASE_SECONDS = 30
+
+
+class Cipher:
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        if not keys:
+            raise ValueError("the vault needs at least one key")
+        self._fernet = MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
+
+    def seal(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def open(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise RuntimeError("a vault entry cannot be decrypted with any configured key (AXHUB_VAULT_KEYS)") from None
+
+    def rotate(self, token: bytes) -> bytes:
+        return self._fernet.rotate(token)
+
+    def seal_credentials(self, creds: Credentials) -> bytes:
+        return self.seal(msgspec.json.encode(creds))
+
+    def open_credentials(self, token: bytes) -> Credentials:
+        return msgspec.json.decode(self.open(token), type=Credentials)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Vault:
+    def __init__(self, db: Database, cipher: Cipher, margin: int) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.margin = timedelta(seconds=margin)
+        self.owner = f"{secrets.token_hex(6)}"
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def row(self, integration_id: str, creds: Credentials) -> Credential:
+        return Credential(
+            integration_id=integration_id,
+            ciphertext=self.cipher.seal_credentials(creds),
+            version=1,
+            expires_at=creds.expires_at,
+            updated_at=_now(),
+        )
+
+    async def _read(self, integration_id: str) -> Credential | None:
+        async with self.db.session() as s:
+            return await s.get(Credential, integration_id, populate_existing=True)
+
+    def _due(self, row: Credential) -> bool:
+        return row.expires_at is not None and row.expires_at - self.margin <= _now()
+
+    async def get(
+        self, integration_id: str, refresh: Callable[[Credentials], Awaitable[Credentials]]
+    ) -> Credentials:
+        """The integration's grant, refreshed first if it is due."""
+        row = await self._read(integration_id)
+        if row is None:
+            raise InvalidCredentials("the integration holds no credentials; reconnect", reason="no_credentials")
+        if not self._due(row):
+            return self.cipher.open_credentials(row.ciphertext)
+        async with self._locks[integration_id]:
+            return await self._refresh(integration_id, refresh)
+
+    async def _refresh(self, integration_id: str, refresh: Callable[[Credentials], Awaitable[Credentials]]) -> Credentials:
+        deadline = _now() + timedelta(seconds=LEASE_SECONDS + 10)
+        delay = 0.02
+        while True:
+            row = await self._read(integration_id)
+            if row is None:
+                raise InvalidCredentials("the integration holds no credentials; reconnect", reason="no_credentials")
+            current = self.cipher.open_credentials(row.ciphertext)
+            if not self._due(row):
+                return current
+            if await self._take_lease(row):
+                break
+            if _now() > deadline:
+                raise ProviderError("waited too long for another process to refresh the credentials", reason="refresh_timeout")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+        try:
+            fresh = await refresh(current)
+        except InvalidCredentials as exc:
+            await self._release(row)
+            await self._mark_dead(integration_id, exc)
+            raise
+        except BaseException:
+            await self._release(row)
+            # A failed refresh of a token that still works is no reason to fail the call.
+            if row.expires_at is not None and row.expires_at > _now():
+                log.warning("refresh of %s failed; using the still-valid token", integration_id)
+                return current
+            raise
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                update(Credential)
+                .where(Credential.integration_id == integration_id, Credential.lease_owner == self.owner)
+                .values(
+                    ciphertext=self.cipher.seal_credentials(fresh),
+                    version=row.version + 1,
+                    expires_at=fresh.expires_at,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=_now(),
+                )
+            )
+        log.info("refreshed credentials of %s", integration_id)
+        return fresh
+
+    async def _take_lease(self, row: Credential) -> bool:
+        now = _now()
+        async with self.db.session() as s, s.begin():
+            result = await s.execute(
+                update(Credential)
+                .where(
+                    Credential.integration_id == row.integration_id,
+                    Credential.version == row.version,
+                    (Credential.lease_until.is_(None)) | (Credential.lease_until < now),
+                )
+                .values(lease_owner=self.owner, lease_until=now + timedelta(seconds=LEASE_SECONDS))
+            )
+            return result.rowcount == 1
+
+    async def _release(self, row: Credential) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                update(Credential)
+                .where(Credential.integration_id == row.integration_id, Credential.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def _mark_dead(self, integration_id: str, exc: ProviderError) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                update(Integration)
+                .where(Integration.id == integration_id)
+                .values(
+                    status="error",
+                    last_error="INVALID_CREDENTIALS",
+                    last_error_message=f"the provider refused the stored grant ({exc.reason or exc.message}); reconnect the integration",
+                    last_error_at=_now(),
+                    updated_at=_now(),
+                )
+            )
+
+    async def forget(self, session, integration_id: str) -> None:
+        row = await session.get(Credential, integration_id)
+        if row is not None:
+            await session.delete(row)
+
+    async def rotate_all(self) -> int:
+        """Re-seal every entry with the first key; returns how many were re-sealed."""
+        count = 0
+        async with self.db.session() as s, s.begin():
+            rows = (await s.execute(select(Credential))).scalars().all()
+            for row in rows:
+                row.ciphertext = self.cipher.rotate(row.ciphertext)
+                count += 1
+        return count
+

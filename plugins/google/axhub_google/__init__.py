@@ -1,0 +1,144 @@
+"""Google Calendar provider for axhub."""
+
+from __future__ import annotations
+
+import httpx
+
+from axhub import (
+    CleanupReport,
+    Connection,
+    ConnectionReport,
+    Credentials,
+    Endpoint,
+    Grant,
+    ProviderContext,
+    ProviderError,
+    ProviderInfo,
+    RateLimited,
+    Scope,
+    UserInfo,
+    hookimpl,
+    oauth,
+)
+from axhub.provider import classify
+
+from .settings import GoogleSettings
+
+__version__ = "0.1.0"
+
+CALENDAR_READ = "https://www.googleapis.com/auth/calendar.readonly"
+CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
+# Who granted access (userinfo); always asked along the calendar scopes.
+IDENTITY = ("openid", "email", "profile")
+
+PROFILE = oauth.OAuthProfile(
+    revoke_endpoint="revoke",
+    # offline + consent: Google returns a refresh token only on a consented offline grant.
+    authorize_params={"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"},
+)
+
+
+def _sandbox():
+    from .sandbox import create_app
+
+    return create_app()
+
+
+INFO = ProviderInfo(
+    slug="google",
+    name="Google Calendar",
+    type="calendar",
+    description="Two-way sync between Attendance-X events and a Google Calendar.",
+    scopes=(
+        Scope("calendar.read", (CALENDAR_READ,), ("read_calendar",), "Read the calendar's events"),
+        Scope("calendar.write", (CALENDAR_EVENTS,), ("write_calendar",), "Create and edit events"),
+        Scope("events.manage", (CALENDAR_EVENTS,), ("manage_events",), "Delete and manage events the hub created"),
+    ),
+    default_scopes=("calendar.read", "calendar.write", "events.manage"),
+    settings_type=GoogleSettings,
+    capabilities=("oauth", "pkce", "refresh", "revoke"),
+    endpoints={
+        "authorize": Endpoint("https://accounts.google.com/o/oauth2/v2/auth", "/o/oauth2/v2/auth"),
+        "token": Endpoint("https://oauth2.googleapis.com/token", "/token"),
+        "revoke": Endpoint("https://oauth2.googleapis.com/revoke", "/revoke"),
+        "userinfo": Endpoint("https://openidconnect.googleapis.com/v1/userinfo", "/v1/userinfo"),
+        "api": Endpoint("https://www.googleapis.com/calendar/v3", "/calendar/v3"),
+    },
+    sandbox=_sandbox,
+    sandbox_client=("axhub-sandbox-google", "sandbox-secret-google"),
+    docs_url="https://developers.google.com/calendar/api/v3/reference",
+)
+
+
+def google_error(response: httpx.Response) -> ProviderError | None:
+    """Google's error body: ``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``.
+    403 ``rateLimitExceeded``/``userRateLimitExceeded`` is throttling, not a permission fault."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        return None
+    if not isinstance(error, dict):
+        return None
+    reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
+    reason = reasons[0] if reasons else error.get("status")
+    message = error.get("message") or f"HTTP {response.status_code}"
+    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        from axhub.http import retry_after
+
+        return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
+    return classify(response, reason, message)
+
+
+@hookimpl
+def provider_info() -> ProviderInfo:
+    return INFO
+
+
+@hookimpl
+def authorize(ctx: ProviderContext, request) -> str:
+    from axhub import AuthorizationRequest
+
+    scoped = AuthorizationRequest(
+        state=request.state,
+        redirect_uri=request.redirect_uri,
+        provider_scopes=(*IDENTITY, *request.provider_scopes),
+        code_verifier=request.code_verifier,
+    )
+    return oauth.authorization_url(ctx, scoped, PROFILE)
+
+
+@hookimpl
+async def exchange_code(ctx: ProviderContext, request, code: str) -> Grant:
+    token = await oauth.exchange(ctx, request, code, PROFILE)
+    credentials = oauth.to_credentials(token)
+    response = await ctx.call("GET", ctx.endpoint("userinfo"), token=credentials.access_token, errors=google_error)
+    me = response.json()
+    return Grant(
+        credentials=credentials,
+        user=UserInfo(id=me.get("sub"), email=me.get("email"), name=me.get("name"), avatar=me.get("picture")),
+        granted_scopes=credentials.scopes,
+    )
+
+
+@hookimpl
+async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
+    return await oauth.refresh(ctx, credentials, PROFILE)
+
+
+@hookimpl
+async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
+    token = await connection.access_token()
+    calendar = connection.settings.calendar_id
+    from urllib.parse import quote
+
+    response = await ctx.call("GET", f"{ctx.endpoint('api')}/calendars/{quote(calendar, safe='')}", token=token, errors=google_error)
+    body = response.json()
+    return ConnectionReport(recommendations=(f"Calendar \"{body.get('summary', calendar)}\" is reachable",))
+
+
+@hookimpl
+async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    credentials = await connection.credentials()
+    # Revoking the refresh token revokes the whole grant, access tokens included.
+    revoked = await oauth.revoke(ctx, credentials.refresh_token or credentials.access_token, PROFILE)
+    return CleanupReport(tokens_revoked=revoked)
