@@ -22,7 +22,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".axhub-installed"
-DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3"]
+# hatchling: tests build throwaway plugin distributions offline (--no-build-isolation).
+DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24"]
 
 
 def members() -> list[Path]:

@@ -21,6 +21,7 @@ from . import hookspecs
 from .config import Config
 from .errors import ApiError
 from .http import new_client
+from .netguard import Guard
 from .provider import ProviderContext, resolve_endpoints
 from .types import PROVIDER_TYPES, ProviderInfo, Settings
 
@@ -212,6 +213,7 @@ class Hub:
                 http=self.http,
                 timeout=self.config.provider_timeout,
                 _settings=own,
+                guard=Guard.from_env(self.config.env),
             )
             self._contexts[slug] = ctx
         return ctx

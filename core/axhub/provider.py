@@ -9,6 +9,7 @@ import httpx
 
 from .errors import ApiError, InvalidCredentials, ProviderError, ProviderPermissionDenied, RateLimited
 from .http import client_options
+from .netguard import Guard
 from .types import ProviderInfo
 
 
@@ -19,7 +20,8 @@ class ProviderContext:
     ``endpoint(name)`` is the URL to call (real, sandbox or an operator's override);
     ``client_id``/``client_secret`` are the OAuth client's (the sandbox's documented test
     client in sandbox mode); ``http`` is the shared, instrumented client for API calls;
-    ``setting(name)`` reads ``AXHUB_<SLUG>_<NAME>`` for provider-specific options.
+    ``setting(name)`` reads ``AXHUB_<SLUG>_<NAME>`` for provider-specific options;
+    ``guard`` checks user-supplied destinations against SSRF before any call.
     """
 
     info: ProviderInfo
@@ -30,7 +32,7 @@ class ProviderContext:
     http: httpx.AsyncClient
     timeout: float
     _settings: dict[str, str] = dataclasses.field(default_factory=dict)
-    now: Any = None  # clock override for tests; None means the wall clock
+    guard: Guard = dataclasses.field(default_factory=Guard)
 
     @property
     def slug(self) -> str:

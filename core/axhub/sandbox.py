@@ -103,6 +103,7 @@ class OAuthServer:
         self.access: dict[str, Issued] = {}
         self.refresh_tokens: dict[str, Issued] = {}
         self.counters: Counter[str] = Counter()
+        self.ever_issued: set[str] = set()
 
     # -- consent -----------------------------------------------------------------------
     def authorize(self, params: dict[str, str]) -> str:
@@ -150,7 +151,9 @@ class OAuthServer:
             user=self.user,
         )
         self.access[issued.access_token] = issued
+        self.ever_issued.add(issued.access_token)
         if issued.refresh_token:
+            self.ever_issued.add(issued.refresh_token)
             self.refresh_tokens[issued.refresh_token] = issued
         return issued
 
@@ -267,6 +270,15 @@ def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Cal
             data.update(extra_stats())
         return data
 
+    @get("/_control/tokens", sync_to_thread=False)
+    def tokens() -> dict[str, Any]:
+        # Test-only: lets a test look for the exact secrets the provider issued (in the
+        # hub's database, logs and responses, where they must never appear in clear).
+        if server is None:
+            return {"accessTokens": [], "refreshTokens": []}
+        return {"accessTokens": sorted(server.access), "refreshTokens": sorted(server.refresh_tokens),
+                "everIssued": sorted(server.ever_issued)}
+
     @post("/_control/config", status_code=200, sync_to_thread=False)
     def configure(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         if server is not None:
@@ -317,7 +329,7 @@ def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Cal
             on_reset()
         return {"ok": True}
 
-    return [stats, configure, add_fault, clear_faults, expire, revoke_all, reset]
+    return [stats, tokens, configure, add_fault, clear_faults, expire, revoke_all, reset]
 
 
 def build_app(
@@ -356,6 +368,7 @@ def build_app(
         route_handlers=[*routes, *_control_routes(server, faults, extra_stats, on_reset)],
         before_request=inject,
         openapi_config=None,
+        logging_config=None,
     )
     app.state.faults = faults
     app.state.oauth = server

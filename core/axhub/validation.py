@@ -9,7 +9,7 @@ import msgspec
 
 from .errors import ApiError, SettingsError, validation_error
 
-_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 
@@ -26,6 +26,9 @@ def field_of(error: Exception, prefix: str = "") -> tuple[str, str]:
     """(field, message) for a msgspec ValidationError, e.g. ("settings.syncInterval", …)."""
     m = _AT.match(str(error))
     message, path = (m.group("msg"), m.group("path") or "") if m else (str(error), "")
+    key = re.search(r"value '([^']*)'", message) if m and m.group("key") else None
+    if key:  # a bad dictionary key: name it (e.g. "webhooks.eventExploded")
+        path = join(path, key.group(1))
     named = _NAMED.search(message)
     if named:
         path = join(path, named.group("name"))

@@ -113,6 +113,9 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             ),
             security=[{"BearerToken": []}],
         ),
+        # Logging is the host's to configure (``axhub serve`` does); Litestar's default
+        # would take over the root logger of whatever process embeds the app.
+        logging_config=None,
         debug=False,
     )
 
@@ -132,4 +135,4 @@ def sandbox_app(config: Config) -> Litestar:
 
     hub = Hub(config, plugins, sandbox_base="")
     handlers = [asgi(f"/{slug}", is_mount=True, copy_scope=True, name=f"sandbox-{slug}")(factory()) for slug, factory in hub.sandboxes()]
-    return Litestar(route_handlers=handlers, openapi_config=None)
+    return Litestar(route_handlers=handlers, openapi_config=None, logging_config=None)

@@ -1,0 +1,97 @@
+"""SSRF guard for calls to user-supplied URLs (outbound webhooks and the like).
+
+A destination is resolved and every address it resolves to is checked: loopback,
+private, link-local, CGNAT, multicast, reserved, unspecified, IPv4-mapped/-translated
+IPv6 that hides one of those, and the rest of that family are refused, unless the
+operator's allow-list (``AXHUB_OUTBOUND_ALLOW``: CIDRs or host names) opens them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Iterable
+from urllib.parse import urlsplit
+
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class Blocked(Exception):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.reason = reason
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:
+            return is_public(embedded)
+        if address in ipaddress.ip_network("64:ff9b::/96"):  # NAT64 well-known prefix
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.version == 4 and address in CGNAT:
+        return False
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_loopback or address.is_link_local
+        or address.is_private or address.is_unspecified
+    )
+
+
+class Guard:
+    def __init__(self, allow: Iterable[str] = (), https_only: bool = False) -> None:
+        self.networks = []
+        self.hosts = set()
+        for item in allow:
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.hosts.add(item.lower())
+        self.https_only = https_only
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> "Guard":
+        allow = [x.strip() for x in env.get("AXHUB_OUTBOUND_ALLOW", "").split(",") if x.strip()]
+        return cls(allow, https_only=env.get("AXHUB_OUTBOUND_HTTPS_ONLY", "").lower() in {"1", "true", "yes"})
+
+    def allowed(self, address) -> bool:
+        return is_public(address) or any(address in n for n in self.networks)
+
+    def check_url(self, url: str) -> tuple[str, int]:
+        """Syntax checks that need no DNS; returns (host, port)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise Blocked(url, "only http and https URLs are allowed")
+        if self.https_only and parts.scheme != "https":
+            raise Blocked(url, "the operator allows https URLs only")
+        if not parts.hostname:
+            raise Blocked(url, "the URL has no host")
+        if parts.username or parts.password:
+            raise Blocked(url, "credentials in the URL are not allowed; use headers")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise Blocked(url, "the port is not a number") from None
+        return parts.hostname.lower(), port
+
+    async def resolve(self, url: str) -> list[str]:
+        """Every address ``url`` resolves to, all checked; raises :class:`Blocked`."""
+        host, port = self.check_url(url)
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror:
+                raise Blocked(url, f"{host} does not resolve") from None
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        if host in self.hosts:
+            return [str(a) for a in addresses]
+        refused = [str(a) for a in addresses if not self.allowed(a)]
+        if refused:
+            raise Blocked(url, f"{host} resolves to a non-public address ({', '.join(sorted(set(refused)))})")
+        return [str(a) for a in addresses]

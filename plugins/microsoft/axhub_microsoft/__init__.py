@@ -1,0 +1,187 @@
+"""Microsoft 365 provider for axhub: Outlook calendar, Teams meetings and channel messages
+through Microsoft Graph, signed in with the Microsoft identity platform (v2.0)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import msgspec
+
+from axhub import (
+    AuthorizationRequest,
+    CleanupReport,
+    Connection,
+    ConnectionReport,
+    Credentials,
+    Endpoint,
+    Grant,
+    ProviderContext,
+    ProviderInfo,
+    Scope,
+    UserInfo,
+    hookimpl,
+    oauth,
+)
+from axhub.http import api_limits
+
+from .graph import IDENTITY, at_tenant, first_line, graph_error, normalise_scopes, tenant_of
+from .settings import MicrosoftSettings
+
+__version__ = "0.1.0"
+
+CALENDARS_READ = "Calendars.Read"
+CALENDARS_READWRITE = "Calendars.ReadWrite"
+ONLINE_MEETINGS = "OnlineMeetings.ReadWrite"
+CHANNEL_MESSAGE_SEND = "ChannelMessage.Send"
+KNOWN_SCOPES = (*IDENTITY, CALENDARS_READ, CALENDARS_READWRITE, ONLINE_MEETINGS, CHANNEL_MESSAGE_SEND)
+
+PROFILE = oauth.OAuthProfile(
+    # No revocation endpoint: the identity platform cannot revoke one refresh token.
+    revoke_endpoint=None,
+    client_auth="client_secret_post",
+    pkce=True,
+    # select_account: whoever connects the organisation's calendar picks the right account.
+    authorize_params={"response_mode": "query", "prompt": "select_account"},
+    # interaction_required (MFA, Conditional Access) also needs the user back at the consent page.
+    dead_grant=frozenset({"invalid_grant", "interaction_required"}),
+    fix_token_response=first_line,
+)
+
+
+def _sandbox():
+    from .sandbox import create_app
+
+    return create_app()
+
+
+LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
+
+INFO = ProviderInfo(
+    slug="microsoft",
+    name="Microsoft 365",
+    type="calendar",
+    description="Two-way sync with an Outlook calendar, Teams meetings for events, and Teams channel notifications.",
+    scopes=(
+        Scope("calendar.read", (CALENDARS_READ,), ("read_calendar",), "Read the calendar's events"),
+        Scope("calendar.write", (CALENDARS_READWRITE,), ("write_calendar",), "Create and edit events"),
+        Scope("events.manage", (CALENDARS_READWRITE,), ("manage_events",), "Delete and manage events the hub created"),
+        Scope("meetings.create", (ONLINE_MEETINGS,), ("create_meetings",), "Create Teams meetings and set their options"),
+        Scope("teams.messages", (CHANNEL_MESSAGE_SEND,), ("send_messages",), "Post notifications to a Teams channel"),
+    ),
+    default_scopes=("calendar.read", "calendar.write", "events.manage"),
+    settings_type=MicrosoftSettings,
+    # calendar_sync, meetings and notify come with the sync engine and notify hooks.
+    capabilities=("oauth", "pkce", "refresh"),
+    endpoints={
+        "authorize": Endpoint(f"{LOGIN}/authorize", "/{tenant}/oauth2/v2.0/authorize"),
+        "token": Endpoint(f"{LOGIN}/token", "/{tenant}/oauth2/v2.0/token"),
+        "graph": Endpoint("https://graph.microsoft.com/v1.0", "/v1.0"),
+    },
+    sandbox=_sandbox,
+    sandbox_client=("axhub-sandbox-microsoft", "sandbox-secret-microsoft"),
+    docs_url="https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0",
+)
+
+
+def _tidy(credentials: Credentials) -> Credentials:
+    return msgspec.structs.replace(credentials, scopes=normalise_scopes(credentials.scopes, KNOWN_SCOPES))
+
+
+@hookimpl
+def provider_info() -> ProviderInfo:
+    return INFO
+
+
+@hookimpl
+def authorize(ctx: ProviderContext, request: AuthorizationRequest) -> str:
+    scoped = msgspec.structs.replace(request, provider_scopes=tuple(dict.fromkeys((*IDENTITY, *request.provider_scopes))))
+    return oauth.authorization_url(at_tenant(ctx, tenant_of(ctx)), scoped, PROFILE)
+
+
+@hookimpl
+async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, code: str) -> Grant:
+    tenant = tenant_of(ctx)
+    token = await oauth.exchange(at_tenant(ctx, tenant), request, code, PROFILE)
+    # Refresh at the authority that issued the grant, even if the operator changes the tenant later.
+    credentials = _tidy(oauth.to_credentials(token, extra={"tenant": tenant}))
+    response = await ctx.call(
+        "GET", f"{ctx.endpoint('graph')}/me", token=credentials.access_token, errors=graph_error,
+        params={"$select": "id,displayName,mail,userPrincipalName"},
+    )
+    me = response.json()
+    return Grant(
+        credentials=credentials,
+        # Graph's user has no picture URL (only the /me/photo/$value bytes): no avatar.
+        user=UserInfo(id=me.get("id"), email=me.get("mail") or me.get("userPrincipalName"), name=me.get("displayName")),
+        granted_scopes=credentials.scopes,
+    )
+
+
+@hookimpl
+async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
+    # Microsoft rotates the refresh token on every refresh; axhub.oauth keeps the new one.
+    tenant = credentials.extra.get("tenant") or tenant_of(ctx)
+    return _tidy(await oauth.refresh(at_tenant(ctx, tenant), credentials, PROFILE))
+
+
+async def _check_calendar(ctx: ProviderContext, connection: Connection, token: str) -> list[str]:
+    settings: MicrosoftSettings = connection.settings
+    calendar = settings.calendar_id
+    path = "/me/calendar" if calendar == "primary" else f"/me/calendars/{quote(calendar, safe='')}"
+    response = await ctx.call(
+        "GET", f"{ctx.endpoint('graph')}{path}", token=token, errors=graph_error,
+        params={"$select": "id,name,canEdit,allowedOnlineMeetingProviders"},
+    )
+    body = response.json()
+    notes = [f"Calendar \"{body.get('name', calendar)}\" is reachable"]
+    if body.get("canEdit") is False:
+        notes.append("The calendar is read-only for this account: events cannot be written to it")
+    if settings.teams_integration.enabled and "teamsForBusiness" not in (body.get("allowedOnlineMeetingProviders") or []):
+        notes.append("Teams meetings are not available on this calendar (personal account or no Teams licence): "
+                     "turn teamsIntegration off or connect a work account")
+    return notes
+
+
+@hookimpl
+async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
+    credentials = await connection.credentials()
+    granted = normalise_scopes(credentials.scopes or connection.granted_scopes, KNOWN_SCOPES)
+    response = await ctx.call(
+        "GET", f"{ctx.endpoint('graph')}/me", token=credentials.access_token, errors=graph_error,
+        params={"$select": "id,displayName,mail,userPrincipalName"},
+    )
+    me = response.json()
+    notes: list[str] = []
+    # Graph sends no remaining-count headers on /me; it warns past 80% of the app's limit.
+    used = response.headers.get("x-ms-throttle-limit-percentage")
+    if used:
+        notes.append(f"Microsoft Graph reports this app at {float(used):.0%} of its throttling limit; sync less often")
+    if {CALENDARS_READ, CALENDARS_READWRITE} & set(granted):
+        notes.extend(await _check_calendar(ctx, connection, credentials.access_token))
+    settings: MicrosoftSettings = connection.settings
+    if settings.teams_channel is not None and CHANNEL_MESSAGE_SEND not in granted:
+        notes.append("teamsChannel is set but the teams.messages scope is not granted: reconnect with it")
+    if settings.teams_integration.enabled and ONLINE_MEETINGS not in granted:
+        notes.append("Teams meeting options (defaultMeetingSettings) need the meetings.create scope")
+    return ConnectionReport(
+        granted_scopes=granted or None,
+        api_limits=api_limits(response.headers),
+        account=UserInfo(id=me.get("id"), email=me.get("mail") or me.get("userPrincipalName"), name=me.get("displayName")),
+        recommendations=tuple(notes),
+    )
+
+
+@hookimpl
+async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    # Deliberately no call at Microsoft: there is nothing to revoke one grant with, and
+    # /me/revokeSignInSessions would sign the user out of every application.
+    return CleanupReport(
+        tokens_revoked=False,
+        notes=(
+            "Microsoft offers no endpoint to revoke a single refresh token: axhub forgot the tokens; "
+            "the last access token stays valid until it expires (typically 60 to 90 minutes)",
+            "To withdraw the app's consent, remove it at https://myapps.microsoft.com (work or school "
+            "account) or https://account.live.com/consent/Manage (personal account), or ask an admin "
+            "to delete the grant in Microsoft Entra ID",
+        ),
+    )

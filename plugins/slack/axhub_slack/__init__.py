@@ -1,0 +1,201 @@
+"""Slack provider for axhub: installs the Attendance-X app in a workspace (OAuth v2, bot
+token), tests it with ``auth.test`` and revokes it with ``auth.revoke``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from axhub import (
+    AuthorizationRequest,
+    CleanupReport,
+    Connection,
+    ConnectionReport,
+    Credentials,
+    Endpoint,
+    Grant,
+    InvalidCredentials,
+    ProviderContext,
+    ProviderError,
+    ProviderInfo,
+    Scope,
+    UserInfo,
+    hookimpl,
+    oauth,
+)
+from axhub.http import api_limits
+
+from . import api
+from .settings import SlackSettings
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("axhub.slack")
+
+
+def _sandbox():
+    from .sandbox import create_app
+
+    return create_app()
+
+
+INFO = ProviderInfo(
+    slug="slack",
+    name="Slack",
+    type="communication",
+    description="Event reminders, attendance alerts and reports posted to a Slack workspace.",
+    scopes=(
+        Scope("messages.send", ("chat:write",), ("send_messages",),
+              "Post messages as the app in channels it is a member of"),
+        Scope("messages.public", ("chat:write.public",), ("post_public_channels",),
+              "Post in public channels without being invited first"),
+        Scope("channels.read", ("channels:read",), ("read_channels",), "List the workspace's public channels"),
+        Scope("users.read", ("users:read", "users:read.email"), ("read_users",),
+              "Read members and their e-mail addresses (mentions, who installed the app)"),
+        Scope("webhook", ("incoming-webhook",), ("post_webhook",),
+              "An incoming webhook to the channel the installer picks"),
+    ),
+    default_scopes=("messages.send", "channels.read", "users.read", "webhook"),
+    settings_type=SlackSettings,
+    capabilities=("oauth", "refresh", "revoke"),
+    endpoints={
+        "authorize": Endpoint("https://slack.com/oauth/v2/authorize", "/oauth/v2/authorize"),
+        "token": Endpoint("https://slack.com/api/oauth.v2.access", "/api/oauth.v2.access"),
+        "api": Endpoint("https://slack.com/api", "/api"),
+    },
+    sandbox=_sandbox,
+    sandbox_client=("axhub-sandbox-slack", "sandbox-secret-slack"),
+    docs_url="https://docs.slack.dev/reference/methods",
+)
+
+
+def installation(token: dict[str, Any]) -> dict[str, Any]:
+    """What oauth.v2.access says about the installation, kept (encrypted) with the token:
+    the incoming webhook URL is a secret that posts without any token, and the team and
+    bot user ids are what later calls need. The bot token itself is ``access_token``."""
+    extra: dict[str, Any] = {}
+    for key in ("bot_user_id", "app_id", "is_enterprise_install"):
+        if token.get(key) is not None:
+            extra[key] = token[key]
+    for key in ("team", "enterprise"):
+        if isinstance(token.get(key), dict):
+            extra[key] = {k: token[key].get(k) for k in ("id", "name")}
+    authed = token.get("authed_user")
+    if isinstance(authed, dict):
+        extra["authed_user_id"] = authed.get("id")
+        if authed.get("access_token"):  # only when a user_scope was asked
+            extra["user_token"] = {k: authed.get(k) for k in ("access_token", "scope", "token_type")}
+    hook = token.get("incoming_webhook")
+    if isinstance(hook, dict) and hook.get("url"):
+        extra["incoming_webhook"] = {k: hook.get(k) for k in ("url", "channel", "channel_id", "configuration_url")}
+    return extra
+
+
+async def installer(ctx: ProviderContext, credentials: Credentials, user_id: str | None) -> UserInfo:
+    """Who installed the app: ``users.info`` on ``authed_user.id`` when ``users:read`` was
+    granted (the e-mail needs ``users:read.email``), else just the Slack user id."""
+    if not user_id:
+        return UserInfo()
+    if "users:read" not in credentials.scopes:
+        return UserInfo(id=user_id)
+    try:
+        response = await api.call(ctx, "users.info", credentials.access_token, http="GET", params={"user": user_id})
+    except InvalidCredentials:
+        raise
+    except ProviderError as exc:
+        # The grant is good; a profile we cannot read now must not cost the user a new consent.
+        log.warning("slack: users.info failed after install (%s); keeping the user id only", exc.reason)
+        return UserInfo(id=user_id)
+    user = response.json().get("user") or {}
+    profile = user.get("profile") or {}
+    return UserInfo(
+        id=user.get("id") or user_id,
+        email=profile.get("email"),
+        name=user.get("real_name") or profile.get("real_name") or user.get("name"),
+        avatar=profile.get("image_192") or profile.get("image_72"),
+    )
+
+
+@hookimpl
+def provider_info() -> ProviderInfo:
+    return INFO
+
+
+@hookimpl
+def authorize(ctx: ProviderContext, request: AuthorizationRequest) -> str:
+    return oauth.authorization_url(ctx, request, api.PROFILE)
+
+
+@hookimpl
+async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, code: str) -> Grant:
+    token = await oauth.exchange(ctx, request, code, api.PROFILE)
+    extra = installation(token)
+    credentials = oauth.to_credentials(token, extra=extra)
+    user = await installer(ctx, credentials, extra.get("authed_user_id"))
+    return Grant(credentials=credentials, user=user, granted_scopes=credentials.scopes)
+
+
+@hookimpl
+async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
+    # Only apps with token rotation get refresh tokens (12-hour access tokens); the
+    # core never calls this for a long-lived bot token, which has no expiry.
+    return await oauth.refresh(ctx, credentials, api.PROFILE)
+
+
+def recommendations(settings: SlackSettings, credentials: Credentials, me: dict[str, Any],
+                    scopes: set[str]) -> list[str]:
+    bot = me.get("user") or "the app"
+    out = [f"Connected to the Slack workspace \"{me.get('team', '?')}\" as @{bot}"]
+    hook = credentials.extra.get("incoming_webhook") or {}
+    webhook = settings.webhook_url or hook.get("url")
+    channels = settings.configured_channels()
+    if "chat:write" not in scopes and not webhook:
+        out.append("Nothing can be posted: grant chat:write (scope messages.send) or set webhookUrl")
+    if "chat:write" in scopes and channels and "chat:write.public" not in scopes:
+        out.append(f"Invite @{bot} to {', '.join(channels)}: without chat:write.public "
+                   "(scope messages.public) it posts only in channels it is a member of")
+    if not channels:
+        if hook.get("channel") and not settings.webhook_url:
+            out.append(f"Notifications go to {hook['channel']} through the incoming webhook created at install")
+        elif not webhook:
+            out.append("Set defaultChannel (or channels.default): no channel is configured for notifications")
+    kinds = ("event_reminders", "attendance_alerts", "system_notifications", "weekly_reports")
+    if not any(settings.delivers(k) for k in kinds):
+        out.append("No notification type is enabled: nothing will be posted")
+    if settings.user_mentions.enabled and "users:read.email" not in scopes:
+        out.append("Mentions find people by e-mail and need users:read.email: reconnect with the users.read scope")
+    return out
+
+
+@hookimpl
+async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
+    credentials = await connection.credentials()
+    response = await api.call(ctx, "auth.test", credentials.access_token)
+    # Slack lists the token's scopes in a header on every Web API answer.
+    header = response.headers.get("x-oauth-scopes")
+    granted = tuple(s.strip() for s in header.split(",") if s.strip()) if header is not None else None
+    scopes = set(granted if granted is not None else connection.granted_scopes)
+    return ConnectionReport(
+        granted_scopes=granted,
+        api_limits=api_limits(response.headers),
+        recommendations=tuple(recommendations(connection.settings, credentials, response.json(), scopes)),
+    )
+
+
+@hookimpl
+async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    try:
+        credentials = await connection.credentials()
+    except InvalidCredentials as exc:
+        return CleanupReport(notes=(f"Slack had already ended the grant ({exc.reason}): nothing left to revoke",))
+    try:
+        response = await api.call(ctx, "auth.revoke", credentials.access_token)
+    except InvalidCredentials as exc:
+        return CleanupReport(notes=(f"Slack no longer accepts the token ({exc.reason}): nothing left to revoke",))
+    notes = ["auth.revoke deactivated the bot user and removed it from its channels; the app stays "
+             "installed in the workspace until an admin removes it (Slack: Manage apps)"]
+    hook = credentials.extra.get("incoming_webhook") or {}
+    if hook.get("url"):
+        notes.append(f"Slack does not say that auth.revoke disables the incoming webhook to "
+                     f"{hook.get('channel') or 'its channel'}: remove the app from the workspace to be sure")
+    return CleanupReport(tokens_revoked=bool(response.json().get("revoked")), notes=tuple(notes))

@@ -1,0 +1,171 @@
+"""Slack settings (spec: "Slack — Configuration des notifications", the "Configurer les
+notifications Slack" example and the Slack integration of ``GET /integrations``).
+
+Everything a caller may type is checked here, when it is saved, so that a notification
+never fails later on a channel name Slack would refuse or a template it cannot fill.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from axhub import Settings, SettingsError
+
+NotificationType = Literal["event_reminders", "attendance_alerts", "system_notifications", "weekly_reports"]
+
+# What a message template may say; the notifier fills these from the event or report.
+PLACEHOLDERS: frozenset[str] = frozenset({
+    "eventName", "timeUntil", "attendanceRate", "eventDate", "eventTime", "location", "organizer",
+    "attendeeCount", "presentCount", "absentCount", "organizationName", "period",
+})
+
+# Slack: channel ids are C… (public) or G… (private, older ones), upper-case letters and digits.
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")
+# Slack's channel-name rules: at most 80 characters, lowercase letters (any script),
+# digits, hyphens, underscores and periods; not punctuation only.
+_NAME_PUNCTUATION = frozenset("-_.")
+# Slack truncates longer texts and advises keeping a message under 4,000 characters.
+_TEMPLATE_MAX = 4000
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def check_channel(field: str, value: str | None) -> None:
+    """``#channel-name`` (Slack's naming rules) or a channel id (``C…``/``G…``)."""
+    if value is None:
+        return
+    if _CHANNEL_ID.fullmatch(value):
+        return
+    if not value.startswith("#"):
+        raise SettingsError(field, "must be a #channel-name or a Slack channel id (C…/G…)")
+    name = value[1:]
+    if not name:
+        raise SettingsError(field, "the channel name after # is empty")
+    if len(name) > 80:
+        raise SettingsError(field, "Slack channel names have at most 80 characters")
+    for char in name:
+        if char in _NAME_PUNCTUATION:
+            continue
+        if not char.isalnum():
+            raise SettingsError(field, f"Slack channel names allow only letters, digits, - _ and . (not {char!r})")
+        if char != char.lower():
+            raise SettingsError(field, "Slack channel names are lowercase")
+    if all(char in _NAME_PUNCTUATION for char in name):
+        raise SettingsError(field, "a Slack channel name cannot be punctuation only")
+
+
+def check_template(field: str, value: str) -> None:
+    """Non-empty, braces paired, and only the placeholders the notifier knows."""
+    if not value.strip():
+        raise SettingsError(field, "must not be empty (Slack refuses empty messages)")
+    if len(value) > _TEMPLATE_MAX:
+        raise SettingsError(field, f"must be at most {_TEMPLATE_MAX} characters")
+    # Whatever is left once every {placeholder} is taken out must hold no brace at all.
+    leftover = _PLACEHOLDER.sub("", value)
+    if "{" in leftover or "}" in leftover:
+        raise SettingsError(field, "has unbalanced braces: write placeholders as {name}, without nesting")
+    for name in _PLACEHOLDER.findall(value):
+        if name not in PLACEHOLDERS:
+            known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            raise SettingsError(field, f"unknown placeholder {{{name}}}; known: {known}")
+
+
+def check_webhook_url(field: str, value: str | None) -> None:
+    """Slack's incoming (or workflow) webhooks live at https://hooks.slack.com/…; any other
+    address would make the hub post an organisation's data somewhere else."""
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if (
+        parts.scheme != "https"
+        or parts.hostname != "hooks.slack.com"
+        or parts.port is not None
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path.strip("/") == ""
+    ):
+        raise SettingsError(field, "must be a Slack webhook URL: https://hooks.slack.com/services/…")
+
+
+class Channels(Settings):
+    """Where each kind of message goes; ``default`` wins over the top-level ``defaultChannel``."""
+
+    default: str | None = None
+    alerts: str | None = None
+    reports: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("default", "alerts", "reports"):
+            check_channel(f"channels.{name}", getattr(self, name))
+
+
+class MessageTemplates(Settings):
+    # The spec's own examples are the defaults.
+    event_reminder: str = "📅 Rappel: {eventName} commence dans {timeUntil}"
+    attendance_alert: str = "⚠️ Faible taux de présence pour {eventName}: {attendanceRate}%"
+    weekly_report: str = "📊 Rapport hebdomadaire de présence"
+
+    def __post_init__(self) -> None:
+        for attr, key in (("event_reminder", "eventReminder"), ("attendance_alert", "attendanceAlert"),
+                          ("weekly_report", "weeklyReport")):
+            check_template(f"messageTemplates.{key}", getattr(self, attr))
+
+
+class UserMentions(Settings):
+    """@-mentions in messages; the two roles apply only while ``enabled`` (off by default:
+    pinging people is opt-in)."""
+
+    enabled: bool = False
+    mention_managers: bool = True
+    mention_organizers: bool = True
+
+
+class NotificationToggles(Settings):
+    """Per-kind switches of the spec's PUT example. ``null`` (the default) defers to
+    ``notificationTypes``; ``true``/``false`` override it for that kind."""
+
+    event_reminders: bool | None = None
+    attendance_alerts: bool | None = None
+    weekly_reports: bool | None = None
+
+
+class SlackSettings(Settings):
+    webhook_url: str | None = None
+    default_channel: str | None = None
+    notification_types: list[NotificationType] = msgspec.field(
+        default_factory=lambda: ["event_reminders", "attendance_alerts", "system_notifications"]
+    )
+    channels: Channels = msgspec.field(default_factory=Channels)
+    message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)
+    user_mentions: UserMentions = msgspec.field(default_factory=UserMentions)
+    notifications: NotificationToggles = msgspec.field(default_factory=NotificationToggles)
+
+    def __post_init__(self) -> None:
+        check_webhook_url("webhookUrl", self.webhook_url)
+        check_channel("defaultChannel", self.default_channel)
+
+    def delivers(self, kind: NotificationType) -> bool:
+        """Whether messages of ``kind`` are sent: its toggle when set, else ``notificationTypes``."""
+        toggle = {
+            "event_reminders": self.notifications.event_reminders,
+            "attendance_alerts": self.notifications.attendance_alerts,
+            "weekly_reports": self.notifications.weekly_reports,
+        }.get(kind)
+        return toggle if toggle is not None else kind in self.notification_types
+
+    def channel_for(self, kind: NotificationType) -> str | None:
+        """The channel a message of ``kind`` goes to (None: the installation's webhook channel)."""
+        default = self.channels.default or self.default_channel
+        if kind == "attendance_alerts":
+            return self.channels.alerts or default
+        if kind == "weekly_reports":
+            return self.channels.reports or default
+        return default
+
+    def configured_channels(self) -> list[str]:
+        """Every channel the settings name, once each, in a stable order."""
+        named = [self.default_channel, self.channels.default, self.channels.alerts, self.channels.reports]
+        return list(dict.fromkeys(c for c in named if c))

@@ -1,0 +1,65 @@
+"""Webhook settings (spec: "Webhooks et événements — Configuration des webhooks")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from axhub import Settings, SettingsError
+from axhub.netguard import Blocked, Guard
+
+EventName = Literal[
+    "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated", "syncCompleted", "syncFailed", "integrationError"
+]
+# Set by the hub for every delivery (Standard Webhooks) or by HTTP itself: never by a user.
+RESERVED_HEADERS = {
+    "host", "content-length", "content-type", "transfer-encoding", "connection", "webhook-id", "webhook-timestamp",
+    "webhook-signature", "user-agent",
+}
+
+
+class RetryPolicy(Settings):
+    max_retries: int = 5
+    backoff_multiplier: float = 2.0
+
+
+class Filters(Settings):
+    event_types: list[str] = []
+    min_attendance_change: float = 0.0
+
+
+class Endpoint(Settings):
+    url: str
+    enabled: bool = True
+    headers: dict[str, str] = {}
+    retry_policy: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    filters: Filters = msgspec.field(default_factory=Filters)
+
+
+class WebhooksSettings(Settings):
+    webhooks: dict[EventName, Endpoint] = {}
+
+    def __post_init__(self) -> None:
+        syntax = Guard()
+        for event, endpoint in self.webhooks.items():
+            at = f"webhooks.{event}"
+            try:
+                syntax.check_url(endpoint.url)
+            except Blocked as exc:
+                raise SettingsError(f"{at}.url", exc.reason) from None
+            for name in endpoint.headers:
+                if name.lower() in RESERVED_HEADERS:
+                    raise SettingsError(f"{at}.headers.{name}", "this header is set by the hub and may not be configured")
+                if not name or any(c in name for c in " :\r\n\t"):
+                    raise SettingsError(f"{at}.headers", f"{name!r} is not a valid header name")
+            for name, value in endpoint.headers.items():
+                if "\r" in value or "\n" in value:
+                    raise SettingsError(f"{at}.headers.{name}", "header values may not contain line breaks")
+            policy = endpoint.retry_policy
+            if not 0 <= policy.max_retries <= 20:
+                raise SettingsError(f"{at}.retryPolicy.maxRetries", "must be between 0 and 20")
+            if not 1.0 <= policy.backoff_multiplier <= 10.0:
+                raise SettingsError(f"{at}.retryPolicy.backoffMultiplier", "must be between 1 and 10")
+            if not 0.0 <= endpoint.filters.min_attendance_change <= 1.0:
+                raise SettingsError(f"{at}.filters.minAttendanceChange", "must be a fraction between 0 and 1")
