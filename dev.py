@@ -41,15 +41,15 @@ def ensure_venv() -> None:
     if sys.version_info < (3, 11):
         sys.exit("axhub needs Python 3.11 or newer")
     if not PY.exists():
-        print("creating .venv …", flush=True)
+        print("creating .venv …", file=sys.stderr, flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     want = fingerprint()
     if STAMP.exists() and STAMP.read_text() == want:
         return
-    print("installing axhub and its plugins into .venv …", flush=True)
+    print("installing axhub and its plugins into .venv …", file=sys.stderr, flush=True)
     args = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     editable = [x for m in members() for x in ("-e", str(m) + ("[testing]" if m.name == "core" else ""))]
-    subprocess.check_call([*args, *editable, *DEV_REQUIREMENTS])
+    subprocess.check_call([*args, *editable, *DEV_REQUIREMENTS], stdout=sys.stderr)
     STAMP.write_text(want)
 
 

@@ -41,3 +41,8 @@ def test_migrations_match_the_models(hub):
             return await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
 
     assert hub.run(diff()) == []
+
+
+def test_the_suite_runs_on_the_database_it_was_asked_for(hub, database_server_url):
+    dialect = hub.services.db.engine.dialect.name
+    assert dialect == ("postgresql" if database_server_url and database_server_url.startswith("postgresql") else "sqlite")
