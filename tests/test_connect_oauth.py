@@ -206,3 +206,16 @@ def test_bad_callback_bodies_are_validation_errors(hub, body):
     with hub.client("manager") as api:
         response = api.post("/api/integrations/google/callback", json=body)
     assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_default_redirect_lands_on_the_hubs_hand_over_page(hub):
+    import httpx
+
+    with hub.client("manager") as api:
+        data = start(api)
+    location = httpx.get(data["authUrl"], follow_redirects=False).headers["location"]
+    assert location.startswith(f"{hub.url}/oauth/google/callback?")
+    page = httpx.get(location)
+    assert page.status_code == 200 and data["state"] in page.text and "/api/integrations/google/callback" in page.text
+    evil = httpx.get(f"{hub.url}/oauth/google/callback", params={"error": "x", "error_description": "<script>"})
+    assert "<script>" not in evil.text

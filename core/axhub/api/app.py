@@ -20,6 +20,7 @@ from ..auth import Identity, verify_token
 from ..config import Config
 from ..errors import ApiError
 from ..integrations.controller import IntegrationsController
+from .oauth_return import oauth_return
 from ..plugins import PluginManager
 from ..state import Services
 
@@ -89,7 +90,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         finally:
             await svc.aclose()
 
-    route_handlers: list[Any] = [IntegrationsController]
+    route_handlers: list[Any] = [IntegrationsController, oauth_return]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 
