@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import httpx
 import msgspec
 
 from axhub import (
@@ -87,6 +88,18 @@ def _tidy(credentials: Credentials) -> Credentials:
     return msgspec.structs.replace(credentials, scopes=normalise_scopes(credentials.scopes, KNOWN_SCOPES))
 
 
+async def _me(ctx: ProviderContext, token: str) -> tuple[httpx.Response, UserInfo]:
+    response = await ctx.call(
+        "GET", f"{ctx.endpoint('graph')}/me", token=token, errors=graph_error,
+        params={"$select": "id,displayName,mail,userPrincipalName"},
+    )
+    me = response.json()
+    # Personal accounts may have no mail; the UPN is then their sign-in address. Graph's
+    # user has no picture URL (only the bytes at /me/photo/$value): no avatar.
+    user = UserInfo(id=me.get("id"), email=me.get("mail") or me.get("userPrincipalName"), name=me.get("displayName"))
+    return response, user
+
+
 @hookimpl
 def provider_info() -> ProviderInfo:
     return INFO
@@ -104,17 +117,8 @@ async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, cod
     token = await oauth.exchange(at_tenant(ctx, tenant), request, code, PROFILE)
     # Refresh at the authority that issued the grant, even if the operator changes the tenant later.
     credentials = _tidy(oauth.to_credentials(token, extra={"tenant": tenant}))
-    response = await ctx.call(
-        "GET", f"{ctx.endpoint('graph')}/me", token=credentials.access_token, errors=graph_error,
-        params={"$select": "id,displayName,mail,userPrincipalName"},
-    )
-    me = response.json()
-    return Grant(
-        credentials=credentials,
-        # Graph's user has no picture URL (only the /me/photo/$value bytes): no avatar.
-        user=UserInfo(id=me.get("id"), email=me.get("mail") or me.get("userPrincipalName"), name=me.get("displayName")),
-        granted_scopes=credentials.scopes,
-    )
+    _, user = await _me(ctx, credentials.access_token)
+    return Grant(credentials=credentials, user=user, granted_scopes=credentials.scopes)
 
 
 @hookimpl
@@ -124,7 +128,7 @@ async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials
     return _tidy(await oauth.refresh(at_tenant(ctx, tenant), credentials, PROFILE))
 
 
-async def _check_calendar(ctx: ProviderContext, connection: Connection, token: str) -> list[str]:
+async def _check_calendar(ctx: ProviderContext, connection: Connection, token: str) -> tuple[list[str], httpx.Response]:
     settings: MicrosoftSettings = connection.settings
     calendar = settings.calendar_id
     path = "/me/calendar" if calendar == "primary" else f"/me/calendars/{quote(calendar, safe='')}"
@@ -139,25 +143,36 @@ async def _check_calendar(ctx: ProviderContext, connection: Connection, token: s
     if settings.teams_integration.enabled and "teamsForBusiness" not in (body.get("allowedOnlineMeetingProviders") or []):
         notes.append("Teams meetings are not available on this calendar (personal account or no Teams licence): "
                      "turn teamsIntegration off or connect a work account")
-    return notes
+    return notes, response
+
+
+def _throttle_note(responses: list[httpx.Response]) -> str | None:
+    # Graph sends no remaining-count headers; past 80% of an app's limit it sends this one.
+    used = []
+    for response in responses:
+        try:
+            used.append(float(response.headers["x-ms-throttle-limit-percentage"]))
+        except (KeyError, ValueError):
+            continue
+    if not used:
+        return None
+    return f"Microsoft Graph reports this app at {max(used):.0%} of its throttling limit; sync less often"
 
 
 @hookimpl
 async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
     credentials = await connection.credentials()
     granted = normalise_scopes(credentials.scopes or connection.granted_scopes, KNOWN_SCOPES)
-    response = await ctx.call(
-        "GET", f"{ctx.endpoint('graph')}/me", token=credentials.access_token, errors=graph_error,
-        params={"$select": "id,displayName,mail,userPrincipalName"},
-    )
-    me = response.json()
+    response, account = await _me(ctx, credentials.access_token)
     notes: list[str] = []
-    # Graph sends no remaining-count headers on /me; it warns past 80% of the app's limit.
-    used = response.headers.get("x-ms-throttle-limit-percentage")
-    if used:
-        notes.append(f"Microsoft Graph reports this app at {float(used):.0%} of its throttling limit; sync less often")
+    responses = [response]
     if {CALENDARS_READ, CALENDARS_READWRITE} & set(granted):
-        notes.extend(await _check_calendar(ctx, connection, credentials.access_token))
+        calendar_notes, calendar = await _check_calendar(ctx, connection, credentials.access_token)
+        notes.extend(calendar_notes)
+        responses.append(calendar)
+    throttled = _throttle_note(responses)
+    if throttled:
+        notes.append(throttled)
     settings: MicrosoftSettings = connection.settings
     if settings.teams_channel is not None and CHANNEL_MESSAGE_SEND not in granted:
         notes.append("teamsChannel is set but the teams.messages scope is not granted: reconnect with it")
@@ -166,7 +181,7 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
     return ConnectionReport(
         granted_scopes=granted or None,
         api_limits=api_limits(response.headers),
-        account=UserInfo(id=me.get("id"), email=me.get("mail") or me.get("userPrincipalName"), name=me.get("displayName")),
+        account=account,
         recommendations=tuple(notes),
     )
 

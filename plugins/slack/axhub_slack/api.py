@@ -56,8 +56,9 @@ def error_of(response: httpx.Response, body: dict[str, Any] | None = None) -> Pr
     error = str(body.get("error") or "")
     status = response.status_code
     if response.status_code == 429 or error in THROTTLED:
-        return RateLimited("Slack is rate limiting this app", reason=error or "ratelimited", status=status,
-                           retry_after=retry_after(response.headers))
+        wait = retry_after(response.headers)
+        message = "Slack is rate limiting this app" + (f" (retry after {wait:g}s)" if wait is not None else "")
+        return RateLimited(message, reason=error or "ratelimited", status=status, retry_after=wait)
     if not error:
         return classify(response)
     if error in DEAD:

@@ -47,6 +47,7 @@ BOT_NAME = "attendance-x"
 USER = dataclasses.replace(TEST_USER, id="U0SANDBOX01")
 ACCESS_TTL = 43200  # Slack's rotating access tokens live 12 hours
 WEBHOOK_CHANNEL = ("#general", "C0SBXGENRL1")
+DENIED = "The user has denied access to the scope(s) requested by the client application."
 
 # Scopes the consent page accepts; Slack refuses to show consent for unknown ones.
 KNOWN_SCOPES = frozenset({
@@ -151,9 +152,9 @@ def create_app():
             location = server.authorize(params)
         except TokenError as exc:
             return _page(f"Slack: {exc.error} — {exc.description}")
-        # Slack sends back error=access_denied and the state, no description.
+        # Slack's own wording on denial (the shared server has its own).
         parts = urlsplit(location)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "error_description"]
+        query = [(k, DENIED if k == "error_description" else v) for k, v in parse_qsl(parts.query)]
         return redirect(urlunsplit(parts._replace(query=urlencode(query))))
 
     @route("/api/oauth.v2.access", http_method=["GET", "POST"])
@@ -191,10 +192,14 @@ def create_app():
         issued, error = caller(request, await params_of(request))
         if issued is None:
             return slack_error(error or "invalid_auth")
-        return ok(issued, {
+        body = {
             "url": "https://axhub-sandbox.slack.com/", "team": TEAM["name"], "user": BOT_NAME,
-            "team_id": TEAM["id"], "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False,
-        })
+            "team_id": TEAM["id"], "user_id": BOT_USER_ID, "bot_id": BOT_ID, "app_id": APP_ID,
+            "is_enterprise_install": False,
+        }
+        if issued.expires_at != math.inf:  # a rotating token says how long it has left
+            body["expires_in"] = max(0, int(issued.expires_at - time.time()))
+        return ok(issued, body)
 
     @route("/api/auth.revoke", http_method=["GET", "POST"])
     async def auth_revoke(request: Request) -> Response:
