@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("axhub")
 
 from .errors import (  # noqa: E402
+    ConfigurationError,
     InvalidCredentials,
     OAuthError,
     ProviderError,
@@ -45,6 +46,7 @@ __all__ = [
     "AuthorizationRequest",
     "CleanupReport",
     "Connection",
+    "ConfigurationError",
     "ConnectionReport",
     "Credentials",
     "Endpoint",

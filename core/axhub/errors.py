@@ -63,6 +63,14 @@ class ApiError(Exception):
         return {"success": False, "error": error}
 
 
+class ConfigurationError(ApiError):
+    """The operator has not configured what a provider needs (an OAuth client, a tenant):
+    503 ``PROVIDER_NOT_SUPPORTED``. Plugins raise it from any hook."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__("PROVIDER_NOT_SUPPORTED", message, field=field, status=503)
+
+
 def validation_error(field: str, message: str) -> ApiError:
     return ApiError("VALIDATION_ERROR", f"{field}: {message}", field=field)
 

@@ -25,6 +25,7 @@ from .types import (
     ProviderInfo,
 )
 from .provider import ProviderContext
+from .sync.adapter import CalendarAdapter
 
 hookspec = pluggy.HookspecMarker("axhub")
 
@@ -73,9 +74,10 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
 
 
 @hookspec
-async def sync(ctx: ProviderContext, connection: Connection, run: object) -> object:
-    """Run one synchronisation of ``connection`` (calendar providers, through the core's
-    sync engine). The run's shape is the sync engine's; see docs/plugins.md."""
+def sync(ctx: ProviderContext, connection: Connection) -> CalendarAdapter:
+    """Return the calendar adapter that the core's sync engine drives for ``connection``:
+    list changes since a cursor, write batches, map fields with the integration's
+    settings. The engine does the rest (links, cursors, conflicts, history)."""
 
 
 @hookspec

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import httpx
 
-from .errors import ApiError, InvalidCredentials, ProviderError, ProviderPermissionDenied, RateLimited
+from .errors import ConfigurationError, InvalidCredentials, ProviderError, ProviderPermissionDenied, RateLimited
 from .http import client_options
 from .netguard import Guard
 from .types import ProviderInfo
@@ -50,12 +50,10 @@ class ProviderContext:
 
     def require_client(self) -> tuple[str, str]:
         if not self.client_id or not self.client_secret:
-            raise ApiError(
-                "PROVIDER_NOT_SUPPORTED",
+            raise ConfigurationError(
                 f"provider {self.slug!r} is installed but has no OAuth client: set "
                 f"AXHUB_{self.slug.upper()}_CLIENT_ID and AXHUB_{self.slug.upper()}_CLIENT_SECRET "
-                "(or run in sandbox mode)",
-                status=503,
+                "(or run in sandbox mode)"
             )
         return self.client_id, self.client_secret
 

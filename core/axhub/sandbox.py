@@ -96,9 +96,11 @@ class OAuthServer:
         self.rotate_refresh = rotate_refresh
         self.scope_separator = scope_separator
         self.user = user
+        self._defaults = (access_ttl, rotate_refresh)
         self.reset()
 
     def reset(self) -> None:
+        self.access_ttl, self.rotate_refresh = self._defaults
         self.codes: dict[str, _Code] = {}
         self.access: dict[str, Issued] = {}
         self.refresh_tokens: dict[str, Issued] = {}

@@ -7,6 +7,8 @@ import dataclasses
 from .config import Config
 from .db import Database
 from .plugins import Hub, PluginManager
+from .signals import Signals
+from .tasks import TaskSet
 from .vault import Cipher, Vault
 
 
@@ -18,6 +20,8 @@ class Services:
     hub: Hub
     cipher: Cipher
     vault: Vault
+    signals: Signals
+    tasks: TaskSet
 
     @classmethod
     def build(cls, config: Config, plugins: PluginManager | None = None) -> "Services":
@@ -28,8 +32,10 @@ class Services:
             sandbox_base = config.sandbox_url or f"{config.public_url}/sandbox"
         hub = Hub(config, plugins, sandbox_base)
         cipher = Cipher(config.vault_keys)
-        return cls(config, db, plugins, hub, cipher, Vault(db, cipher, config.refresh_margin))
+        tasks = TaskSet()
+        return cls(config, db, plugins, hub, cipher, Vault(db, cipher, config.refresh_margin), Signals(hub, tasks), tasks)
 
     async def aclose(self) -> None:
+        await self.tasks.drain()
         await self.hub.aclose()
         await self.db.dispose()

@@ -19,6 +19,7 @@ from .. import __version__
 from ..auth import Identity, verify_token
 from ..config import Config
 from ..errors import ApiError
+from ..events.controller import EventsController
 from ..integrations.controller import IntegrationsController
 from .oauth_return import oauth_return
 from ..plugins import PluginManager
@@ -90,7 +91,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         finally:
             await svc.aclose()
 
-    route_handlers: list[Any] = [IntegrationsController, oauth_return]
+    route_handlers: list[Any] = [IntegrationsController, EventsController, oauth_return]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 

@@ -1,6 +1,9 @@
 """Storage: SQLAlchemy 2 (async) models and the engine. The database is the truth."""
 
 from .engine import Database
-from .models import Base, Credential, Integration, OAuthState
+from .models import Attendance, Base, Credential, Event, Integration, OAuthState, SyncLink, SyncRun, SyncState
 
-__all__ = ["Base", "Credential", "Database", "Integration", "OAuthState"]
+__all__ = [
+    "Attendance", "Base", "Credential", "Database", "Event", "Integration", "OAuthState", "SyncLink", "SyncRun",
+    "SyncState",
+]

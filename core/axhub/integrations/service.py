@@ -199,7 +199,10 @@ async def connect(svc: Services, identity: Identity, slug: str, body: s.ConnectI
         code_challenge=challenge,
         code_challenge_method="S256" if pkce else None,
     )
-    auth_url = await svc.hub.call(slug, "authorize", request=request)
+    try:
+        auth_url = await svc.hub.call(slug, "authorize", request=request)
+    except ProviderError as exc:
+        raise ApiError("CONNECTION_ERROR", f"{info.name}: {exc.message}", details={"reason": exc.reason}) from None
     created = now()
     expires = created + timedelta(seconds=svc.config.state_ttl)
     async with svc.db.session() as session, session.begin():
@@ -272,7 +275,10 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
             details={"reason": exc.reason} if exc.reason else None,
         ) from None
     except ProviderError as exc:
-        raise ApiError("CONNECTION_ERROR", f"{info.name} token exchange failed: {exc.message}", details={"reason": exc.reason}) from None
+        code = exc.code if exc.code in ("RATE_LIMIT_EXCEEDED", "API_QUOTA_EXCEEDED") else "CONNECTION_ERROR"
+        headers = {"Retry-After": str(int(exc.retry_after + 0.999))} if exc.retry_after else None
+        raise ApiError(code, f"{info.name} token exchange failed: {exc.message}", details={"reason": exc.reason},
+                       headers=headers) from None
     row = await _create_integration(
         svc,
         Identity(user_id=pending.user_id, org_id=pending.org_id, role=identity.role, name=pending.user.get("name"), email=pending.user.get("email")),
@@ -459,8 +465,10 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         at = now()
         values: dict[str, Any] = {"last_activity": at, "updated_at": at, "granted_scopes": sorted(granted),
                                   "permissions": [p for p, ok in permissions.items() if ok]}
-        if row.status == "error":  # the provider accepts us again
-            values.update(status="connected", last_error=None, last_error_message=None, last_error_at=None)
+        # The provider accepts us again: whatever went wrong before is over.
+        values.update(last_error=None, last_error_message=None, last_error_at=None)
+        if row.status == "error":
+            values["status"] = "connected"
         async with svc.db.session() as session, session.begin():
             await session.execute(update(Integration).where(Integration.id == row.id).values(**values))
     recommendations.extend(report.recommendations)

@@ -1,0 +1,1 @@
+"""The Attendance-X side: ``/api/events``, their attendees and attendance."""

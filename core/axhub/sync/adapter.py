@@ -1,0 +1,95 @@
+"""What a calendar plugin gives the sync engine: a small adapter over its provider.
+
+The engine owns everything generic — the link table, cursors, full resync, deletions
+both ways, echo suppression, conflicts, dry runs, history. An adapter only lists what
+changed at the provider since a cursor, writes batches of creates/updates/deletes, and
+maps events between :class:`EventData` and the provider's shape (with the
+integration's settings: title prefix, filters, colours…).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import AsyncIterator, Literal, Protocol, Sequence
+
+import msgspec
+
+
+class Attendee(msgspec.Struct, frozen=True, rename="camel"):
+    email: str
+    name: str | None = None
+    role: str = "attendee"
+
+
+class EventData(msgspec.Struct, frozen=True):
+    """The fields an Attendance-X event and a calendar event share, normalised (UTC
+    instants, attendees sorted by email) so that equal events compare equal."""
+
+    title: str
+    start: datetime
+    end: datetime
+    timezone: str = "UTC"
+    description: str | None = None
+    location: str | None = None
+    attendees: tuple[Attendee, ...] = ()
+    private: bool = False
+    type: str | None = None
+
+
+class RemoteEvent(msgspec.Struct):
+    """One change at the provider. ``local_id`` is the Attendance-X id the hub stamped on
+    events it created (extended properties, custom fields): it lets the engine recognise
+    its own events even when it crashed before remembering the link."""
+
+    external_id: str
+    etag: str | None
+    updated: datetime | None
+    deleted: bool
+    data: EventData | None = None
+    local_id: str | None = None
+
+
+class Page(msgspec.Struct):
+    items: list[RemoteEvent]
+    cursor: str | None = None  # set on the last page: where the next incremental run starts
+
+
+class CursorExpired(Exception):
+    """The provider no longer knows the cursor (Google 410 ``fullSyncRequired``, Graph
+    ``syncStateNotFound``): the engine starts a full listing."""
+
+
+class WriteOp(msgspec.Struct):
+    kind: Literal["create", "update", "delete"]
+    event_id: str
+    external_id: str | None = None
+    data: EventData | None = None
+
+
+class WriteResult(msgspec.Struct):
+    """The outcome of one :class:`WriteOp`, in the same order as the ops. A failed op
+    carries the API's error code (``PERMISSION_DENIED``, ``RATE_LIMIT_EXCEEDED``…)."""
+
+    ok: bool
+    external_id: str | None = None
+    etag: str | None = None
+    updated: datetime | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+
+class CalendarAdapter(Protocol):
+    batch_size: int
+
+    def changes(self, cursor: str | None) -> AsyncIterator[Page]:
+        """Pages of changes since ``cursor`` (everything when None), deletions included.
+        Raise :class:`CursorExpired` when the provider refuses the cursor."""
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply up to ``batch_size`` ops (one provider round trip where it batches).
+        Creating an event the provider already holds under the same id must succeed
+        (retries after a crash), and deleting one already gone too."""
+
+    def exports(self, data: EventData) -> bool:
+        """Whether this Attendance-X event belongs on the calendar (the integration's
+        filters: event types, private events, minimum duration)."""
