@@ -47,6 +47,7 @@ class Config:
     state_ttl: int = 600
     refresh_margin: int = 300
     provider_timeout: float = 20.0
+    sync_lock_seconds: int = 60
     env: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -76,6 +77,7 @@ class Config:
             state_ttl=int(env.get("AXHUB_OAUTH_STATE_TTL") or 600),
             refresh_margin=int(env.get("AXHUB_REFRESH_MARGIN") or 300),
             provider_timeout=float(env.get("AXHUB_PROVIDER_TIMEOUT") or 20.0),
+            sync_lock_seconds=int(env.get("AXHUB_SYNC_LOCK_SECONDS") or 60),
             env=env,
         )
         for key, value in overrides.items():

@@ -9,6 +9,7 @@ its error, logged, and skipped: the hub starts without it.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
 import inspect
 import logging
@@ -245,6 +246,11 @@ class Hub:
         return results
 
     def sandboxes(self) -> Iterable[tuple[str, Any]]:
+        """(slug, app factory) of every loaded provider that ships a sandbox."""
         for info in self.providers():
-            if info.sandbox is not None:
-                yield info.slug, info.sandbox
+            factory = info.sandbox
+            if isinstance(factory, str):  # "module:function", imported on demand
+                module, _, attr = factory.partition(":")
+                factory = getattr(importlib.import_module(module), attr)
+            if factory is not None:
+                yield info.slug, factory

@@ -79,7 +79,8 @@ class ProviderInfo:
     ``endpoints`` are named URLs (``authorize``, ``token``, ``api``…); the core resolves
     each to the real URL, the sandbox, or an operator's override, and hands the result
     to the hooks as ``ctx.endpoint(name)``. ``sandbox`` builds the provider's sandbox
-    ASGI app. ``sandbox_client`` is the client id/secret the sandbox accepts.
+    ASGI app (a callable, or ``"module:function"`` imported only when sandboxes run).
+    ``sandbox_client`` is the client id/secret the sandbox accepts.
     """
 
     slug: str
@@ -91,7 +92,7 @@ class ProviderInfo:
     settings_type: type[Settings] = Settings
     capabilities: tuple[str, ...] = ()
     endpoints: dict[str, Endpoint] = dataclasses.field(default_factory=dict)
-    sandbox: Callable[[], Any] | None = None
+    sandbox: Callable[[], Any] | str | None = None
     sandbox_client: tuple[str, str] | None = None
     docs_url: str | None = None
 

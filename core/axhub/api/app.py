@@ -21,6 +21,7 @@ from ..config import Config
 from ..errors import ApiError
 from ..events.controller import EventsController
 from ..integrations.controller import IntegrationsController
+from ..sync.controller import SyncController
 from .oauth_return import oauth_return
 from ..plugins import PluginManager
 from ..state import Services
@@ -43,10 +44,9 @@ def _validation(_: Request, exc: ValidationException) -> Response:
     if extra and isinstance(extra[0], dict):
         item = extra[0]
         key, message = item.get("key"), str(item.get("message") or exc.detail)
-        if key and key not in ("body", "data"):
-            field = str(key)
-        else:  # a body fault: msgspec's message says where ("- at `$.x`", "field `x`")
-            field, message = field_of(Exception(message))
+        # msgspec's message may say where below the key ("- at `$.x`", "field `x`").
+        prefix = str(key) if key and key not in ("body", "data") else ""
+        field, message = field_of(Exception(message), prefix)
         if "malformed" in message.lower() or "invalid json" in message.lower():
             field = "body"
         return _envelope(ApiError("VALIDATION_ERROR", f"{field}: {message}", field=field))
@@ -91,7 +91,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         finally:
             await svc.aclose()
 
-    route_handlers: list[Any] = [IntegrationsController, EventsController, oauth_return]
+    route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, oauth_return]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 

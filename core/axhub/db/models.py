@@ -20,9 +20,12 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
+        tz = value.tzinfo
+        if tz is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        if tz is not timezone.utc:  # the common case needs no conversion (hot in bulk inserts)
+            value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
@@ -157,7 +160,6 @@ class SyncLink(Base):
     external_id: Mapped[str] = mapped_column(String(1024))
     etag: Mapped[str | None] = mapped_column(String(256))
     local_version: Mapped[int] = mapped_column(Integer)
-    remote_updated: Mapped[datetime | None]
     synced_at: Mapped[datetime]
 
     __table_args__ = (Index("ux_sync_links_external", "integration_id", "external_id", unique=True),)
@@ -170,6 +172,9 @@ class SyncState(Base):
 
     integration_id: Mapped[str] = mapped_column(String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
+    # Local events changed before this instant were all synced: the next incremental run
+    # only looks at events updated since (None: look at every event).
+    local_mark: Mapped[datetime | None]
     lock_owner: Mapped[str | None] = mapped_column(String(64))
     lock_until: Mapped[datetime | None]
     running_sync_id: Mapped[str | None] = mapped_column(String(40))

@@ -42,7 +42,7 @@ class IntegrationsController(Controller):
     async def get_integration(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.IntegrationResponse:
         require_role(identity, "manager")
         row = await service.get_owned(services, identity, integration_id)
-        return s.IntegrationResponse(data=service.view(services, row))
+        return s.IntegrationResponse(data=await service.one_view(services, row))
 
     @post("/{provider:str}/connect", status_code=200, summary="Start the OAuth connection with a provider",
           responses=errors(400, 401, 403, 404, 502))

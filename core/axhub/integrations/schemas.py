@@ -91,7 +91,7 @@ class CallbackIn(Wire, forbid_unknown_fields=True):
     state: str
 
 
-class InitialSync(Wire):
+class InitialSync(Wire, omit_defaults=True):
     status: str
     estimated_duration: str | None = None
     sync_id: str | None = None

@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from ..auth import Identity
-from ..db import Credential, Integration, OAuthState
+from ..db import Credential, Integration, OAuthState, SyncState
 from ..errors import ApiError, InvalidCredentials, OAuthError, ProviderError, validation_error
 from ..ids import new_id
 from ..state import Services
@@ -41,16 +41,19 @@ def _hash_state(state: str) -> str:
 
 # -- views ---------------------------------------------------------------------------
 
-def statistics(row: Integration, info: ProviderInfo | None) -> dict[str, Any]:
-    kind = info.type if info else row.type
-    if kind == "calendar":
-        return {"eventsSynced": 0, "lastSyncDuration": None, "errorCount": 0, "successRate": None}
-    if kind == "communication":
-        return {"messagesSent": 0, "channelsConnected": 0, "activeUsers": 0}
-    return {}
+async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut]:
+    """Integration views with their ``statistics``, computed for all rows at once."""
+    from ..sync.runs import statistics_for
+
+    stats = await statistics_for(svc, [r.id for r in rows if r.type == "calendar"])
+    return [view(svc, r, stats.get(r.id, {})) for r in rows]
 
 
-def view(svc: Services, row: Integration) -> s.IntegrationOut:
+async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
+    return (await views(svc, [row]))[0]
+
+
+def view(svc: Services, row: Integration, statistics: dict[str, Any]) -> s.IntegrationOut:
     record = svc.plugins.records.get(row.provider)
     info = record.info if record else None
     last_error = (
@@ -72,7 +75,7 @@ def view(svc: Services, row: Integration) -> s.IntegrationOut:
         notifications=msgspec.convert(row.notifications, s.NotificationPrefs),
         scopes=list(row.requested_scopes),
         permissions=list(row.permissions),
-        statistics=statistics(row, info),
+        statistics=statistics,
         connected_by=s.Person(**row.connected_by),
         account=msgspec.convert(row.account, UserInfo),
         last_error=last_error,
@@ -115,7 +118,7 @@ async def list_integrations(
         query = query.where(Integration.type == type_)
     async with svc.db.session() as session:
         rows = (await session.scalars(query.order_by(Integration.connected_at.desc(), Integration.id))).all()
-    return [view(svc, r) for r in rows]
+    return await views(svc, list(rows))
 
 
 # -- validation ------------------------------------------------------------------------
@@ -291,7 +294,11 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
     )
     initial = None
     if svc.hub.implements(slug, "sync"):
-        initial = s.InitialSync(status="scheduled", estimated_duration="2-5 minutes")
+        from ..sync.runs import SyncIn, start
+
+        started = await start(svc, row, SyncIn(), type_="initial", triggered_by="initial_sync")
+        initial = s.InitialSync(status="scheduled", estimated_duration=started["estimatedDuration"],
+                                sync_id=started["syncId"])
     return s.CallbackOut(
         integration_id=row.id,
         provider=slug,
@@ -379,8 +386,11 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
             .where(Integration.id == row.id, Integration.org_id == identity.org_id)
             .values(settings=settings, notifications=notifications, updated_at=now())
         )
+        # New filters or mappings may change which events belong on the calendar: the
+        # next sync looks at every local event again.
+        await session.execute(update(SyncState).where(SyncState.integration_id == row.id).values(local_mark=None))
     row.settings, row.notifications = settings, notifications
-    return view(svc, row)
+    return await one_view(svc, row)
 
 
 # -- provider calls --------------------------------------------------------------------

@@ -60,10 +60,14 @@ class CursorExpired(Exception):
 
 
 class WriteOp(msgspec.Struct):
+    """``version`` is the event's version being written: with ``event_id`` it makes a
+    stable id for a create, so that a create retried after a crash is the same create."""
+
     kind: Literal["create", "update", "delete"]
     event_id: str
     external_id: str | None = None
     data: EventData | None = None
+    version: int = 0
 
 
 class WriteResult(msgspec.Struct):
@@ -78,8 +82,15 @@ class WriteResult(msgspec.Struct):
     error: str | None = None
 
 
+FIELDS = frozenset({"title", "start", "end", "timezone", "description", "location", "attendees", "private"})
+
+
 class CalendarAdapter(Protocol):
     batch_size: int
+    # The EventData fields this integration carries both ways (its settings may leave
+    # some out, e.g. includeDescription=false): the others are neither compared nor
+    # overwritten on the Attendance-X side.
+    fields: frozenset[str]
 
     def changes(self, cursor: str | None) -> AsyncIterator[Page]:
         """Pages of changes since ``cursor`` (everything when None), deletions included.

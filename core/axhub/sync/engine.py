@@ -22,22 +22,23 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import msgspec
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..db import Event, SyncLink, SyncState
 from ..ids import new_id
-from .adapter import Attendee, CalendarAdapter, CursorExpired, EventData, RemoteEvent, WriteOp, WriteResult
+from .adapter import FIELDS, Attendee, CalendarAdapter, CursorExpired, EventData, RemoteEvent, WriteOp, WriteResult
 
 log = logging.getLogger("axhub.sync")
 
 INBOUND = {"bidirectional", "external_to_attendance"}
 OUTBOUND = {"bidirectional", "attendance_to_external"}
-CHUNK = 1000
+CHUNK = 10000
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MARK_MARGIN = timedelta(seconds=5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +64,11 @@ class SyncOptions:
         return self.start is None and self.end is None and self.scope == "all"
 
 
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def event_data(row: Event) -> EventData:
     return EventData(
         title=row.title,
@@ -79,6 +85,11 @@ def event_data(row: Event) -> EventData:
 
 
 def normalise(data: EventData) -> EventData:
+    attendees = data.attendees
+    if data.start.tzinfo is timezone.utc and data.end.tzinfo is timezone.utc and (
+        len(attendees) < 2 or all(a.email <= b.email for a, b in zip(attendees, attendees[1:]))
+    ):
+        return data  # adapters usually hand over UTC and sorted already
     return msgspec.structs.replace(
         data,
         start=data.start.astimezone(timezone.utc),
@@ -87,24 +98,33 @@ def normalise(data: EventData) -> EventData:
     )
 
 
-def same_content(local: EventData, remote: EventData) -> bool:
-    """Equal on what the calendar carries: the remote side may not know the type, or
-    may drop attendees' roles; neither is a change."""
-    strip = lambda d: msgspec.structs.replace(d, type=None, attendees=tuple(Attendee(a.email, a.name) for a in d.attendees))  # noqa: E731
-    return strip(local) == strip(remote)
+def _comparable(data: EventData, field: str) -> Any:
+    value = getattr(data, field)
+    if field == "attendees":  # calendars keep no roles: a role is not a difference
+        return tuple((a.email, a.name) for a in value)
+    return value
 
 
-def row_values(data: EventData) -> dict[str, Any]:
-    return {
+def same_content(local: EventData, remote: EventData, fields: frozenset[str] = FIELDS) -> bool:
+    """Equal on what this integration carries (never the type, which calendars don't know)."""
+    return all(_comparable(local, f) == _comparable(remote, f) for f in fields)
+
+
+_COLUMNS = {"start": "start_at", "end": "end_at"}
+
+
+def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
+    values = {
         "title": data.title[:500],
-        "start_at": data.start,
-        "end_at": data.end,
+        "start": data.start,
+        "end": data.end,
         "timezone": data.timezone,
         "description": data.description,
         "location": data.location,
         "attendees": [{"email": a.email, "name": a.name, "role": a.role} for a in data.attendees],
         "private": data.private,
     }
+    return {_COLUMNS.get(k, k): v for k, v in values.items() if k in fields}
 
 
 @dataclasses.dataclass
@@ -162,6 +182,10 @@ class Engine:
         self.errors: list[dict[str, Any]] = []
         self.plan = Plan()
         self.full = False
+        self.fields = frozenset(getattr(adapter, "fields", FIELDS))
+        self.timings: dict[str, float] = {}
+        self.local_mark: datetime | None = None
+        self._window: tuple[datetime | None, datetime | None] | None = None
 
     async def _tick(self, **counts: int) -> None:
         self.stats.update(counts)
@@ -187,6 +211,7 @@ class Engine:
             "inbound": {"created": s["inbound_created"], "updated": s["inbound_updated"], "deleted": s["inbound_deleted"]},
             "outbound": {"created": s["outbound_created"], "updated": s["outbound_updated"], "deleted": s["outbound_deleted"]},
             "fullSync": self.full,
+            "timingsMs": self.timings,
         }
 
     # -- 1. remote ---------------------------------------------------------------------
@@ -209,22 +234,84 @@ class Engine:
             return await self._pull(None)
         return remote, new_cursor
 
-    # -- 2. local ----------------------------------------------------------------------
-    async def _load(self) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink], str | None]:
+    async def _insert_new(self, items: list[tuple[RemoteEvent, EventData]], now: datetime) -> None:
+        for chunk_start in range(0, len(items), CHUNK):
+            chunk = items[chunk_start:chunk_start + CHUNK]
+            rows, links = [], []
+            for item, data in chunk:
+                event_id = new_id("evt")
+                rows.append({"id": event_id, "org_id": self.org_id, "type": data.type or "external", "organizer": None,
+                             "meeting": None, "source": self.source, "version": 1, "created_at": now, "updated_at": now,
+                             "deleted_at": None, **row_values(data)})
+                links.append(self._link(event_id, item, 1, now))
+            # Core inserts (not ORM bulk inserts): no per-row mapper work on the hot path.
+            async with self.db.session() as s, s.begin():
+                await s.execute(insert(Event.__table__), rows)
+                await s.execute(insert(SyncLink.__table__), links)
+            await self._tick(inbound_created=len(chunk))
+
+    async def _state(self) -> tuple[str | None, datetime | None]:
         async with self.db.session() as s:
             state = await s.get(SyncState, self.integration_id)
-            links = (await s.scalars(select(SyncLink).where(SyncLink.integration_id == self.integration_id))).all()
-            linked = select(SyncLink.event_id).where(SyncLink.integration_id == self.integration_id)
-            events = (await s.scalars(
-                select(Event).where(Event.org_id == self.org_id, or_(Event.deleted_at.is_(None), Event.id.in_(linked)))
-            )).all()
-        by_event = {l.event_id: l for l in links}
-        by_external = {l.external_id: l for l in links}
-        return {e.id: e for e in events}, by_event, by_external, state.cursor if state else None
+        return (state.cursor, state.local_mark) if state else (None, None)
+
+    async def _load(self, remote: dict[str, RemoteEvent]) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink]]:
+        """Only what this run needs: the links and events the remote changes touch, and
+        the local events changed since they were last synced (all of them for
+        ``forceUpdate`` and after a full listing, which must also notice what vanished)."""
+        mine = SyncLink.integration_id == self.integration_id
+        everything = self.options.force_update or self.full
+        async with self.db.session() as s:
+            if everything:
+                # Plain rows (same attribute names), not ORM objects: a full listing may
+                # bring every link of a large calendar.
+                links = list((await s.execute(select(SyncLink.__table__).where(mine))).all())
+            else:
+                links = []
+                externals = list(remote)
+                local_ids = [r.local_id for r in remote.values() if r.local_id]
+                for chunk in _chunks(externals):
+                    links += (await s.scalars(select(SyncLink).where(mine, SyncLink.external_id.in_(chunk)))).all()
+                for chunk in _chunks(local_ids):
+                    links += (await s.scalars(select(SyncLink).where(mine, SyncLink.event_id.in_(chunk)))).all()
+            by_event = {l.event_id: l for l in links}
+            ids = set(by_event) | {r.local_id for r in remote.values() if r.local_id}
+            events: dict[str, Event] = {}
+            for chunk in _chunks(sorted(ids)):
+                for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
+                    events[e.id] = e
+            # Local changes: never synced, edited since, or deleted since — among the events
+            # touched since the last clean run when there is one (an index range, not a scan).
+            changed = (
+                select(Event, SyncLink)
+                .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
+                .where(Event.org_id == self.org_id)
+                .where(
+                    (SyncLink.event_id.is_(None) & Event.deleted_at.is_(None))
+                    | (SyncLink.event_id.is_not(None) & ((Event.version > SyncLink.local_version) | Event.deleted_at.is_not(None)))
+                )
+            )
+            if self.local_mark is not None and not everything:
+                changed = changed.where(Event.updated_at >= self.local_mark)
+            for event, link in (await s.execute(changed)).all():
+                events[event.id] = event
+                if link is not None:
+                    by_event[link.event_id] = link
+        return events, by_event, {l.external_id: l for l in by_event.values()}
+
+    def _vanished(self, remote: dict[str, RemoteEvent], by_event: dict[str, SyncLink]) -> None:
+        """A full listing is the whole calendar: a linked event missing from it was
+        deleted at the provider (its tombstone long gone), like an explicit deletion."""
+        for link in by_event.values():
+            if link.external_id not in remote:
+                remote[link.external_id] = RemoteEvent(external_id=link.external_id, etag=None, updated=None,
+                                                       deleted=True)
 
     # -- 3. plan -----------------------------------------------------------------------
     def _in_window(self, data: EventData, now: datetime) -> bool:
-        start, end = self.options.window(now)
+        if self._window is None:  # fixed for the run: computed once, asked per event
+            self._window = self.options.window(now)
+        start, end = self._window
         return (start is None or data.end > start) and (end is None or data.start < end)
 
     def _plan(self, remote: dict[str, RemoteEvent], events: dict[str, Event], by_event: dict[str, SyncLink],
@@ -238,15 +325,15 @@ class Engine:
         for item in remote.values():
             link = by_external.get(item.external_id)
             event = events.get(link.event_id) if link else None
-            if link is None and item.local_id and item.local_id in events:
+            if link is None and item.local_id and item.local_id in events and item.local_id not in by_event:
                 # Ours, but the link was never saved (a run died after the provider answered).
+                # Treated as linked but never synced: equal content re-links it below, a
+                # difference is a conflict decided by time — never a duplicate.
                 event = events[item.local_id]
-                if by_event.get(event.id) is None:
-                    plan.relink.append((event.id, item, event.version))
-                    link = SyncLink(event_id=event.id, external_id=item.external_id, etag=None, local_version=event.version)
-            if event is not None:
-                handled.add(event.id)
+                link = SyncLink(event_id=event.id, external_id=item.external_id, etag=None, local_version=0)
             if item.deleted:
+                if event is not None:
+                    handled.add(event.id)
                 if event is None or event.deleted_at is not None:
                     if link is not None:
                         plan.unlink.append(link.event_id)
@@ -259,7 +346,7 @@ class Engine:
                     plan.unlink.append(event.id)
                     data = event_data(event)
                     if self.adapter.exports(data) and self._in_window(data, now):
-                        plan.outbound.append(WriteOp("create", event.id, None, data))
+                        plan.outbound.append(WriteOp("create", event.id, None, data, event.version))
                 elif inbound:
                     plan.inbound_delete.append(event)
                 continue
@@ -277,8 +364,11 @@ class Engine:
                 continue
             if event.deleted_at is not None:
                 continue  # the local deletion is pushed below
+            # From here on the remote change decides for this event (an echo, or a change
+            # while the local side was deleted, leaves it to the local pass below).
+            handled.add(event.id)
             local = event_data(event)
-            if same_content(local, data):
+            if same_content(local, data, self.fields):
                 plan.relink.append((event.id, item, event.version))
                 self.stats["unchanged"] += 1
                 continue
@@ -310,7 +400,7 @@ class Engine:
             wanted = self.adapter.exports(data) and self._in_window(data, now)
             if link is None:
                 if wanted:
-                    plan.outbound.append(WriteOp("create", event.id, None, data))
+                    plan.outbound.append(WriteOp("create", event.id, None, data, event.version))
             elif not self.adapter.exports(data):
                 plan.outbound.append(WriteOp("delete", event.id, link.external_id))
             elif wanted and (event.version > link.local_version or self.options.force_update):
@@ -331,28 +421,17 @@ class Engine:
     # -- 4. write ----------------------------------------------------------------------
     async def _write_local(self) -> None:
         plan, now = self.plan, datetime.now(timezone.utc)
-        for chunk_start in range(0, len(plan.inbound_create), CHUNK):
-            chunk = plan.inbound_create[chunk_start:chunk_start + CHUNK]
-            rows, links = [], []
-            for item, data in chunk:
-                event_id = new_id("evt")
-                rows.append({"id": event_id, "org_id": self.org_id, "type": data.type or "external", "organizer": None,
-                             "meeting": None, "source": self.source, "version": 1, "created_at": now, "updated_at": now,
-                             "deleted_at": None, **row_values(data)})
-                links.append(self._link(event_id, item, 1, now))
-            async with self.db.session() as s, s.begin():
-                await s.execute(insert(Event), rows)
-                await s.execute(insert(SyncLink), links)
-            await self._tick(inbound_created=len(chunk))
+        await self._insert_new(plan.inbound_create, now)
 
         if plan.inbound_update or plan.inbound_delete or plan.relink or plan.unlink:
             async with self.db.session() as s, s.begin():
-                links = []
+                links, changes = [], []
                 for event, item, data in plan.inbound_update:
                     version = event.version + 1
-                    await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
-                                    .values(version=version, updated_at=now, **row_values(data)))
+                    changes.append({"id": event.id, "version": version, "updated_at": now, **row_values(data, self.fields)})
                     links.append(self._link(event.id, item, version, now))
+                if changes:  # one executemany: an UPDATE by primary key per row
+                    await s.execute(update(Event), changes)
                 for event in plan.inbound_delete:
                     await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
                                     .values(deleted_at=now, updated_at=now, version=event.version + 1))
@@ -367,18 +446,19 @@ class Engine:
 
     def _link(self, event_id: str, item: RemoteEvent | WriteResult, version: int, now: datetime) -> dict[str, Any]:
         return {"integration_id": self.integration_id, "event_id": event_id, "external_id": item.external_id,
-                "etag": item.etag, "local_version": version, "remote_updated": item.updated, "synced_at": now}
+                "etag": item.etag, "local_version": version, "synced_at": now}
 
     async def _replace_links(self, s, links: list[dict[str, Any]]) -> None:
         """Upsert links in bulk. A link may move: after a crash the provider's event is
         found again under our id, and whatever held either side of it gives way."""
+        links = list({l["event_id"]: l for l in links}.values())  # one link per event: the last word
         for start in range(0, len(links), CHUNK):
             chunk = links[start:start + CHUNK]
             await s.execute(delete(SyncLink).where(
                 SyncLink.integration_id == self.integration_id,
                 SyncLink.event_id.in_([l["event_id"] for l in chunk]) | SyncLink.external_id.in_([l["external_id"] for l in chunk]),
             ))
-            await s.execute(insert(SyncLink), chunk)
+            await s.execute(insert(SyncLink.__table__), chunk)
 
     async def _write_remote(self, events: dict[str, Event]) -> None:
         ops = self.plan.outbound
@@ -409,20 +489,41 @@ class Engine:
 
     # -- the run -----------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        events, by_event, by_external, cursor = await self._load()
-        use_cursor = None if self.options.force_update else cursor
-        remote, new_cursor = await self._pull(use_cursor)
+        clock = time.perf_counter
+        marks = [clock()]
+
+        def lap(name: str) -> None:
+            marks.append(clock())
+            self.timings[name] = round((marks[-1] - marks[-2]) * 1000, 1)
+
+        started_at = datetime.now(timezone.utc)
+        cursor, self.local_mark = await self._state()
+        if self.options.force_update:
+            cursor = None
+        remote, new_cursor = await self._pull(cursor)
+        lap("list")
+        events, by_event, by_external = await self._load(remote)
+        if self.full and self.options.keeps_cursor:
+            self._vanished(remote, by_event)
+        lap("load")
         self._plan(remote, events, by_event, by_external)
+        lap("plan")
         if self.options.dry_run:
-            return {"plan": self.plan.as_json(), "statistics": self._planned(), "duration": time.perf_counter() - started}
+            return {"plan": self.plan.as_json(), "statistics": self._planned(), "duration": clock() - marks[0]}
         await self._write_local()
+        lap("writeAttendanceX")
         await self._write_remote(events)
+        lap("writeExternal")
         if new_cursor is not None and self.options.keeps_cursor:
+            values: dict[str, Any] = {"cursor": new_cursor, "updated_at": datetime.now(timezone.utc)}
+            if not self.errors:
+                # Everything changed before this run began is synced; a margin absorbs clock
+                # differences between processes (looking again at an event costs nothing).
+                values["local_mark"] = started_at - MARK_MARGIN
             async with self.db.session() as s, s.begin():
-                await s.execute(update(SyncState).where(SyncState.integration_id == self.integration_id)
-                                .values(cursor=new_cursor, updated_at=datetime.now(timezone.utc)))
-        return {"plan": None, "statistics": self.summary(), "duration": time.perf_counter() - started}
+                await s.execute(update(SyncState).where(SyncState.integration_id == self.integration_id).values(**values))
+        lap("cursor")
+        return {"plan": None, "statistics": self.summary(), "duration": clock() - marks[0]}
 
     def _planned(self) -> dict[str, Any]:
         plan = self.plan

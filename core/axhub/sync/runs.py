@@ -21,7 +21,6 @@ from .engine import Engine, SyncOptions
 
 log = logging.getLogger("axhub.sync")
 
-LOCK_SECONDS = 60
 DIRECTIONS = ("bidirectional", "attendance_to_external", "external_to_attendance")
 SCOPES = ("all", "future", "past")
 FINISHED = ("completed", "partial", "failed")
@@ -103,7 +102,8 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> str | Non
             update(SyncState)
             .where(SyncState.integration_id == integration_id,
                    SyncState.lock_until.is_(None) | (SyncState.lock_until < at))
-            .values(lock_owner=run_id, lock_until=at + timedelta(seconds=LOCK_SECONDS), running_sync_id=run_id, updated_at=at)
+            .values(lock_owner=run_id, lock_until=at + timedelta(seconds=svc.config.sync_lock_seconds),
+                    running_sync_id=run_id, updated_at=at)
         )
         if result.rowcount != 1:
             return previous or "unknown"
@@ -117,7 +117,7 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> str | Non
 async def _renew(svc: Services, integration_id: str, run_id: str) -> None:
     async with svc.db.session() as s, s.begin():
         await s.execute(update(SyncState).where(SyncState.integration_id == integration_id, SyncState.lock_owner == run_id)
-                        .values(lock_until=now() + timedelta(seconds=LOCK_SECONDS)))
+                        .values(lock_until=now() + timedelta(seconds=svc.config.sync_lock_seconds)))
 
 
 async def _release(svc: Services, integration_id: str, run_id: str) -> None:
@@ -168,7 +168,8 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     last = {"renew": time.monotonic(), "progress": 0.0}
 
     async def heartbeat() -> None:
-        if time.monotonic() - last["renew"] > LOCK_SECONDS / 6:
+        # Renew well before the lease runs out; a dead process stops renewing.
+        if time.monotonic() - last["renew"] > svc.config.sync_lock_seconds / 6:
             last["renew"] = time.monotonic()
             await _renew(svc, row.id, run_id)
 
@@ -338,6 +339,3 @@ async def statistics_for(svc: Services, ids: list[str]) -> dict[str, dict[str, A
         }
     return out
 
-
-async def next_sync(svc: Services, row: Integration) -> None:  # pragma: no cover - the scheduler's
-    return None

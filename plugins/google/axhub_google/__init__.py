@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 
 from axhub import (
@@ -38,11 +40,6 @@ PROFILE = oauth.OAuthProfile(
 )
 
 
-def _sandbox():
-    from .sandbox import create_app
-
-    return create_app()
-
 
 INFO = ProviderInfo(
     slug="google",
@@ -56,15 +53,16 @@ INFO = ProviderInfo(
     ),
     default_scopes=("calendar.read", "calendar.write", "events.manage"),
     settings_type=GoogleSettings,
-    capabilities=("oauth", "pkce", "refresh", "revoke"),
+    capabilities=("oauth", "pkce", "refresh", "revoke", "calendar_sync"),
     endpoints={
         "authorize": Endpoint("https://accounts.google.com/o/oauth2/v2/auth", "/o/oauth2/v2/auth"),
         "token": Endpoint("https://oauth2.googleapis.com/token", "/token"),
         "revoke": Endpoint("https://oauth2.googleapis.com/revoke", "/revoke"),
         "userinfo": Endpoint("https://openidconnect.googleapis.com/v1/userinfo", "/v1/userinfo"),
         "api": Endpoint("https://www.googleapis.com/calendar/v3", "/calendar/v3"),
+        "batch": Endpoint("https://www.googleapis.com/batch/calendar/v3", "/batch/calendar/v3"),
     },
-    sandbox=_sandbox,
+    sandbox="axhub_google.sandbox:create_app",
     sandbox_client=("axhub-sandbox-google", "sandbox-secret-google"),
     docs_url="https://developers.google.com/calendar/api/v3/reference",
 )
@@ -127,13 +125,20 @@ async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials
 
 @hookimpl
 async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
+    # events.list works with either calendar scope (calendars.get needs the broad one).
     token = await connection.access_token()
     calendar = connection.settings.calendar_id
-    from urllib.parse import quote
-
-    response = await ctx.call("GET", f"{ctx.endpoint('api')}/calendars/{quote(calendar, safe='')}", token=token, errors=google_error)
+    response = await ctx.call("GET", f"{ctx.endpoint('api')}/calendars/{quote(calendar, safe='@.')}/events",
+                              token=token, params={"maxResults": 1}, errors=google_error)
     body = response.json()
     return ConnectionReport(recommendations=(f"Calendar \"{body.get('summary', calendar)}\" is reachable",))
+
+
+@hookimpl
+def sync(ctx: ProviderContext, connection: Connection):
+    from .calendar import GoogleCalendar
+
+    return GoogleCalendar(ctx, connection)
 
 
 @hookimpl

@@ -4,32 +4,28 @@ Shapes follow Google's documentation and ``google-calendar-v3.discovery.json``: 
 token requests (``client_secret_post`` or Basic), ``{"error", "error_description"}``
 token errors, the Calendar API's ``{"error": {"code", "message", "errors", "status"}}``.
 Test client: ``axhub-sandbox-google`` / ``sandbox-secret-google``.
+
+The Calendar part (``calendars.get``, ``events.*``, the batch endpoint and their
+``/_control`` routes) lives in ``sandbox_calendar`` and its siblings; see
+``sandbox_routes`` for the control routes.
 """
 
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
 
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
 
-CLIENT = ("axhub-sandbox-google", "sandbox-secret-google")
+from .sandbox_calls import CalendarApi
+from .sandbox_chaos import CallFaults
+from .sandbox_errors import error_body
+from .sandbox_routes import api_routes, control_routes
 
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           409: "ABORTED", 410: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
-_REASON = {400: "badRequest", 401: "authError", 403: "forbidden", 404: "notFound", 409: "duplicate",
-           410: "fullSyncRequired", 429: "rateLimitExceeded", 500: "backendError", 503: "backendError"}
+CLIENT = ("axhub-sandbox-google", "sandbox-secret-google")
 
 
 def api_error(status: int, message: str, reason: str | None = None, headers: dict | None = None) -> Response:
-    reason = reason or _REASON.get(status, "backendError")
-    return Response(
-        {"error": {"code": status, "message": message,
-                   "errors": [{"message": message, "domain": "global", "reason": reason}],
-                   "status": _STATUS.get(status, "UNKNOWN")}},
-        status_code=status,
-        headers=headers or {},
-    )
+    return Response(error_body(status, message, reason), status_code=status, headers=headers or {})
 
 
 def token_error(exc: TokenError) -> Response:
@@ -38,6 +34,8 @@ def token_error(exc: TokenError) -> Response:
 
 def create_app():
     server = OAuthServer(client_id=CLIENT[0], client_secret=CLIENT[1], prefix="ya29.sbx")
+    faults = CallFaults()
+    api = CalendarApi(server, faults)
 
     def render_fault(fault: Fault) -> Response:
         if fault.path.startswith("/token"):
@@ -46,6 +44,7 @@ def create_app():
 
     @get("/o/oauth2/v2/auth")
     async def authorize(request: Request) -> Response:
+        api.counters["http.authorize"] += 1
         try:
             return redirect(server.authorize(dict(request.query_params)))
         except TokenError as exc:
@@ -54,6 +53,7 @@ def create_app():
 
     @post("/token")
     async def token(request: Request) -> Response:
+        api.counters["http.token"] += 1
         form = await form_of(request)
         try:
             server.check_client(*client_credentials(request, form)[:2])
@@ -80,6 +80,7 @@ def create_app():
 
     @post("/revoke")
     async def revoke(request: Request) -> Response:
+        api.counters["http.revoke"] += 1
         form = await form_of(request)
         token = form.get("token") or request.query_params.get("token")
         if not server.revoke(token):
@@ -88,6 +89,7 @@ def create_app():
 
     @get("/v1/userinfo")
     async def userinfo(request: Request) -> Response:
+        api.counters["http.userinfo"] += 1
         issued = server.bearer(request.headers.get("authorization"))
         if issued is None:
             return Response({"error": "invalid_request", "error_description": "Invalid Credentials"}, status_code=401)
@@ -95,14 +97,13 @@ def create_app():
         return Response({"sub": u.id, "name": u.name, "given_name": u.given_name, "family_name": u.family_name,
                          "picture": u.avatar, "email": u.email, "email_verified": True, "locale": "fr"})
 
-    @get("/calendar/v3/calendars/{calendar_id:str}")
-    async def calendar(request: Request, calendar_id: FromPath[str]) -> Response:
-        issued = server.bearer(request.headers.get("authorization"))
-        if issued is None:
-            return api_error(401, "Request had invalid authentication credentials.", "authError")
-        if calendar_id not in ("primary", issued.user.email):
-            return api_error(404, "Not Found", "notFound")
-        return Response({"kind": "calendar#calendar", "etag": '"sbx-etag-1"', "id": issued.user.email,
-                         "summary": issued.user.email, "timeZone": "Europe/Paris"})
+    def stats() -> dict:
+        # One "counters" map: the OAuth server's and the Calendar API's (events.list, batch, …).
+        return {"counters": {**server.counters, **api.counters},
+                "calendar": {"events": len(api.calendar.events),
+                             "cancelled": sum(1 for s in api.calendar.events.values() if s.event["status"] == "cancelled"),
+                             "chaos": api.chaos.describe(), "rateLimit": api.limiter.per_second,
+                             "shortPages": api.calendar.short_pages}}
 
-    return build_app([authorize, token, revoke, userinfo, calendar], server=server, render_fault=render_fault)
+    routes = [authorize, token, revoke, userinfo, *api_routes(api), *control_routes(api)]
+    return build_app(routes, server=server, faults=faults, render_fault=render_fault, extra_stats=stats, on_reset=api.reset)

@@ -49,11 +49,6 @@ PROFILE = oauth.OAuthProfile(
 )
 
 
-def _sandbox():
-    from .sandbox import create_app
-
-    return create_app()
-
 
 LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
 
@@ -78,7 +73,7 @@ INFO = ProviderInfo(
         "token": Endpoint(f"{LOGIN}/token", "/{tenant}/oauth2/v2.0/token"),
         "graph": Endpoint("https://graph.microsoft.com/v1.0", "/v1.0"),
     },
-    sandbox=_sandbox,
+    sandbox="axhub_microsoft.sandbox:create_app",
     sandbox_client=("axhub-sandbox-microsoft", "sandbox-secret-microsoft"),
     docs_url="https://learn.microsoft.com/graph/api/overview?view=graph-rest-1.0",
 )

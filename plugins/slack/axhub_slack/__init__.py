@@ -33,11 +33,6 @@ __version__ = "0.1.0"
 log = logging.getLogger("axhub.slack")
 
 
-def _sandbox():
-    from .sandbox import create_app
-
-    return create_app()
-
 
 INFO = ProviderInfo(
     slug="slack",
@@ -63,7 +58,7 @@ INFO = ProviderInfo(
         "token": Endpoint("https://slack.com/api/oauth.v2.access", "/api/oauth.v2.access"),
         "api": Endpoint("https://slack.com/api", "/api"),
     },
-    sandbox=_sandbox,
+    sandbox="axhub_slack.sandbox:create_app",
     sandbox_client=("axhub-sandbox-slack", "sandbox-secret-slack"),
     docs_url="https://docs.slack.dev/reference/methods",
 )

@@ -56,11 +56,6 @@ PROFILE = oauth.OAuthProfile(
 )
 
 
-def _sandbox():
-    from .sandbox import create_app
-
-    return create_app()
-
 
 INFO = ProviderInfo(
     slug="zoom",
@@ -77,7 +72,7 @@ INFO = ProviderInfo(
         "revoke": Endpoint("https://zoom.us/oauth/revoke", "/oauth/revoke"),
         "api": Endpoint("https://api.zoom.us/v2", "/v2"),
     },
-    sandbox=_sandbox,
+    sandbox="axhub_zoom.sandbox:create_app",
     sandbox_client=("axhub-sandbox-zoom", "sandbox-secret-zoom"),
     docs_url="https://developers.zoom.us/docs/api/",
 )

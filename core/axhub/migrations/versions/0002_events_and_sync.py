@@ -56,7 +56,6 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=1024), nullable=False),
     sa.Column('etag', sa.String(length=256), nullable=True),
     sa.Column('local_version', sa.Integer(), nullable=False),
-    sa.Column('remote_updated', sa.DateTime(), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('integration_id', 'event_id')
@@ -95,6 +94,7 @@ def upgrade() -> None:
     op.create_table('sync_state',
     sa.Column('integration_id', sa.String(length=40), nullable=False),
     sa.Column('cursor', sa.Text(), nullable=True),
+    sa.Column('local_mark', sa.DateTime(), nullable=True),
     sa.Column('lock_owner', sa.String(length=64), nullable=True),
     sa.Column('lock_until', sa.DateTime(), nullable=True),
     sa.Column('running_sync_id', sa.String(length=40), nullable=True),

@@ -1,0 +1,285 @@
+"""The Google Calendar adapter the core's sync engine drives.
+
+Listing: ``events.list`` with ``maxResults=2500``, ``showDeleted`` and ``singleEvents``,
+following ``nextPageToken``; ``nextSyncToken`` (last page only) is the cursor and a 410
+``fullSyncRequired`` turns into :class:`CursorExpired`. Writing: Google's batch endpoint,
+50 calls a round trip; calls that were throttled (403 ``rateLimitExceeded``, 429) or
+failed transiently are retried with backoff, others fail alone. Events the hub creates
+get an id derived from the Attendance-X event (so a create retried after a crash is a
+409 ``duplicate``, answered by reading the event back) and carry the Attendance-X id in
+their private extended properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import date, datetime, time, timezone
+from typing import Any, AsyncIterator, Sequence
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from axhub import Connection, ProviderContext, ProviderError
+from axhub.http import retry_after
+from axhub.retry import backoff, with_retries
+from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
+
+from . import batch
+from .settings import GoogleSettings
+
+PAGE_SIZE = 2500  # the most Google returns in one page
+ATTEMPTS = 6
+LOCAL_ID = "axhubEventId"
+TYPE = "axhubType"
+THROTTLED = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+
+def event_id_for(integration_id: str, event_id: str, version: int) -> str:
+    """A Google event id (base32hex, 5–1024 chars) fixed by what is being created."""
+    digest = hashlib.sha256(f"{integration_id}:{event_id}:{version}".encode()).digest()[:20]
+    return base64.b32hexencode(digest).decode().lower().rstrip("=")  # only a-v and 0-9 are allowed
+
+
+def _parse_time(value: dict[str, Any] | None, default_tz: str) -> datetime | None:
+    if not value:
+        return None
+    if value.get("dateTime"):
+        parsed = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(value.get("timeZone") or default_tz))
+        return parsed.astimezone(timezone.utc)
+    if value.get("date"):  # all-day: midnight where the calendar lives
+        day = date.fromisoformat(value["date"])
+        return datetime.combine(day, time(0), ZoneInfo(value.get("timeZone") or default_tz)).astimezone(timezone.utc)
+    return None
+
+
+def _rfc3339(moment: datetime, tz: str) -> str:
+    try:
+        zone = ZoneInfo(tz)
+    except Exception:  # noqa: BLE001 - an unknown zone is written in UTC
+        zone = timezone.utc
+    return moment.astimezone(zone).isoformat()
+
+
+def _error_reason(body: Any) -> tuple[str | None, str]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, str(body)[:200] if body else "no body"
+    reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
+    return (reasons[0] if reasons else error.get("status")), error.get("message") or ""
+
+
+class GoogleCalendar:
+    batch_size = batch.MAX_CALLS
+
+    def __init__(self, ctx: ProviderContext, connection: Connection) -> None:
+        self.ctx = ctx
+        self.connection = connection
+        self.settings: GoogleSettings = connection.settings
+        self.calendar = quote(self.settings.calendar_id, safe="@.")
+        mapping = self.settings.event_mapping
+        self.prefix = mapping.title_prefix or self.settings.event_prefix
+        self.fields = FIELDS - {
+            name for name, carried in (
+                ("description", mapping.include_description and self.settings.include_description),
+                ("location", mapping.include_location),
+                ("attendees", mapping.include_attendees),
+            ) if not carried
+        }
+        self.default_tz = "UTC"
+
+    # -- mapping -----------------------------------------------------------------------
+    def to_google(self, data: EventData, event_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "summary": f"{self.prefix}{data.title}",
+            "start": {"dateTime": _rfc3339(data.start, data.timezone), "timeZone": data.timezone},
+            "end": {"dateTime": _rfc3339(data.end, data.timezone), "timeZone": data.timezone},
+            "visibility": "private" if data.private else "default",
+            "extendedProperties": {"private": {LOCAL_ID: event_id, TYPE: data.type or ""}},
+        }
+        if "description" in self.fields:
+            body["description"] = data.description or ""
+        if "location" in self.fields:
+            body["location"] = data.location or ""
+        if "attendees" in self.fields:
+            body["attendees"] = [{"email": a.email, **({"displayName": a.name} if a.name else {})} for a in data.attendees]
+        if self.settings.event_mapping.color_id:
+            body["colorId"] = self.settings.event_mapping.color_id
+        reminders = self.settings.notifications
+        if reminders.reminders:
+            body["reminders"] = {"useDefault": False,
+                                 "overrides": [{"method": "popup", "minutes": m} for m in reminders.reminder_minutes]}
+        return body
+
+    def from_google(self, item: dict[str, Any]) -> RemoteEvent:
+        private = ((item.get("extendedProperties") or {}).get("private") or {})
+        updated = item.get("updated")
+        remote = RemoteEvent(
+            external_id=item["id"],
+            etag=item.get("etag"),
+            updated=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None,
+            deleted=item.get("status") == "cancelled",
+            local_id=private.get(LOCAL_ID),
+        )
+        if remote.deleted:
+            return remote
+        start = _parse_time(item.get("start"), self.default_tz)
+        end = _parse_time(item.get("end"), self.default_tz)
+        if start is None or end is None:
+            remote.deleted = True  # an event without times cannot be an Attendance-X event
+            return remote
+        title = item.get("summary") or ""
+        if self.prefix and title.startswith(self.prefix):
+            title = title[len(self.prefix):]
+        remote.data = EventData(
+            title=title or "(untitled)",
+            start=start,
+            end=max(end, start),
+            timezone=(item.get("start") or {}).get("timeZone") or self.default_tz,
+            description=(item.get("description") or None) if "description" in self.fields else None,
+            location=(item.get("location") or None) if "location" in self.fields else None,
+            attendees=tuple(sorted(
+                (Attendee(a["email"].lower(), a.get("displayName")) for a in item.get("attendees") or [] if a.get("email")),
+                key=lambda a: a.email,
+            )) if "attendees" in self.fields else (),
+            private=item.get("visibility") in ("private", "confidential"),
+            type=private.get(TYPE) or None,
+        )
+        return remote
+
+    def exports(self, data: EventData) -> bool:
+        filters = self.settings.filters
+        if filters.event_types and (data.type or "") not in filters.event_types:
+            return False
+        if data.private and (filters.exclude_private or not self.settings.sync_private_events):
+            return False
+        if filters.min_duration and (data.end - data.start).total_seconds() < filters.min_duration * 60:
+            return False
+        return True
+
+    # -- listing -----------------------------------------------------------------------
+    async def _get(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
+        from . import google_error
+
+        async def once() -> dict[str, Any]:
+            token = await self.connection.access_token()
+            try:
+                response = await self.ctx.call("GET", url, token=token, params=params, errors=google_error)
+            except ProviderError as exc:
+                if exc.status == 410:
+                    raise CursorExpired() from None
+                raise
+            return msgspec.json.decode(response.content)  # several times faster than json on 2,500-event pages
+
+        return await with_retries(once, attempts=ATTEMPTS)
+
+    async def changes(self, cursor: str | None) -> AsyncIterator[Page]:
+        url = f"{self.ctx.endpoint('api')}/calendars/{self.calendar}/events"
+        params: dict[str, Any] = {"maxResults": PAGE_SIZE, "showDeleted": "true", "singleEvents": "true"}
+        if cursor:
+            params["syncToken"] = cursor
+        while True:
+            body = await self._get(url, params)
+            self.default_tz = body.get("timeZone") or self.default_tz
+            yield Page(items=[self.from_google(item) for item in body.get("items") or []],
+                       cursor=body.get("nextSyncToken"))
+            token = body.get("nextPageToken")
+            if not token:
+                return
+            params = {**params, "pageToken": token}
+
+    # -- writing -----------------------------------------------------------------------
+    def _call(self, op: WriteOp, create_id: str | None = None) -> batch.Call:
+        base = f"/calendar/v3/calendars/{self.calendar}/events"
+        if op.kind == "create":
+            body = self.to_google(op.data, op.event_id)  # type: ignore[arg-type]
+            body["id"] = create_id or event_id_for(self.connection.id, op.event_id, op.version)
+            return batch.Call("POST", base, body)
+        if op.kind == "update":
+            return batch.Call("PATCH", f"{base}/{quote(op.external_id or '', safe='')}", self.to_google(op.data, op.event_id))  # type: ignore[arg-type]
+        return batch.Call("DELETE", f"{base}/{quote(op.external_id or '', safe='')}")
+
+    async def _send(self, calls: list[batch.Call]) -> list[batch.Reply]:
+        from . import google_error
+
+        payload, content_type = batch.encode(calls)
+
+        async def once() -> list[batch.Reply]:
+            token = await self.connection.access_token()
+            response = await self.ctx.call("POST", self.ctx.endpoint("batch"), token=token, content=payload,
+                                           headers={"Content-Type": content_type}, errors=google_error)
+            return batch.decode(response.content, response.headers.get("content-type", ""), len(calls))
+
+        return await with_retries(once, attempts=ATTEMPTS)
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(ops)
+        pending = list(range(len(ops)))
+        kinds = {i: ops[i].kind for i in pending}  # an update of a vanished event becomes a create
+        read_back: list[int] = []
+        for attempt in range(ATTEMPTS):
+            if not pending:
+                break
+            calls = [self._call(WriteOp(kinds[i], ops[i].event_id, ops[i].external_id, ops[i].data, ops[i].version))
+                     for i in pending]
+            replies = await self._send(calls)
+            retry, wait = [], 0.0
+            for i, call, reply in zip(pending, calls, replies, strict=True):
+                outcome = self._outcome(kinds[i], call, reply)
+                if outcome == "retry":
+                    retry.append(i)
+                    wait = max(wait, retry_after(reply.headers) or 0.0)
+                elif outcome == "recreate":
+                    kinds[i] = "create"
+                    retry.append(i)
+                elif outcome == "read":
+                    read_back.append(i)
+                    results[i] = WriteResult(ok=True, external_id=call.body["id"])  # type: ignore[index]
+                else:
+                    results[i] = outcome
+            pending = retry
+            if pending and attempt < ATTEMPTS - 1:
+                await asyncio.sleep(backoff(attempt, wait or None))
+        for i in pending:
+            results[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
+                                     error="Google kept throttling or failing this call; it is retried next sync")
+        if read_back:
+            await self._read_back([(i, results[i]) for i in read_back], results)
+        return [r for r in results if r is not None]
+
+    def _outcome(self, kind: str, call: batch.Call, reply: batch.Reply):
+        if 200 <= reply.status < 300:
+            body = reply.body if isinstance(reply.body, dict) else {}
+            updated = body.get("updated")
+            return WriteResult(ok=True, external_id=body.get("id") or call.path.rsplit("/", 1)[-1],
+                               etag=body.get("etag"),
+                               updated=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None)
+        reason, message = _error_reason(reply.body)
+        if reply.status in (429, 500, 502, 503, 504) or (reply.status == 403 and reason in THROTTLED):
+            return "retry"
+        if kind == "delete" and reply.status in (404, 410):
+            return WriteResult(ok=True, external_id=call.path.rsplit("/", 1)[-1])  # already gone
+        if kind == "update" and reply.status in (404, 410):
+            return "recreate"
+        if kind == "create" and reply.status == 409:
+            return "read"  # ours already: a create retried after a crash
+        code = {401: "INVALID_CREDENTIALS", 403: "PERMISSION_DENIED"}.get(reply.status, "SYNC_FAILED")
+        return WriteResult(ok=False, error_code=code, error=f"Google answered {reply.status}: {message or reason}")
+
+    async def _read_back(self, items: list[tuple[int, WriteResult | None]], results: list) -> None:
+        base = f"/calendar/v3/calendars/{self.calendar}/events"
+        calls = [batch.Call("GET", f"{base}/{quote(r.external_id or '', safe='')}") for _, r in items]
+        for start in range(0, len(calls), batch.MAX_CALLS):
+            chunk = calls[start:start + batch.MAX_CALLS]
+            for (i, result), reply in zip(items[start:start + batch.MAX_CALLS], await self._send(chunk)):
+                if reply.status == 200 and isinstance(reply.body, dict):
+                    remote = self.from_google(reply.body)
+                    results[i] = WriteResult(ok=True, external_id=remote.external_id, etag=remote.etag, updated=remote.updated)
+                else:
+                    results[i] = WriteResult(ok=False, error_code="SYNC_FAILED",
+                                             error=f"Google holds the event but answered {reply.status} reading it")
+

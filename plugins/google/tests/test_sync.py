@@ -1,0 +1,296 @@
+"""Two-way sync with Google Calendar, through the hub's API and the sandbox's Calendar API."""
+
+import pytest
+from synctools import Calendar, connect_google, sync, wait
+
+
+@pytest.fixture
+def cal(hub):
+    return Calendar(hub)
+
+
+def local_events(api):
+    return api.get("/api/events", params={"limit": 500}).json()["data"]
+
+
+def new_event(api, title, start="2026-06-01T09:00:00Z", end="2026-06-01T10:00:00Z", **extra):
+    response = api.post("/api/events", json={"title": title, "start": start, "end": end, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def test_initial_sync_is_scheduled_at_connect_and_imports_the_calendar(hub, cal):
+    with hub.client("manager") as api:
+        cal_first = cal  # the sandbox user's calendar already has events before we connect
+        from axhub.testing import connect
+
+        api.post("/api/events", json={"title": "Local one", "start": "2026-06-02T09:00:00Z", "end": "2026-06-02T10:00:00Z"})
+        data = connect(api, "google")
+        assert data["initialSync"]["status"] == "scheduled" and data["initialSync"]["syncId"].startswith("sync-")
+        run = wait(api, data["integrationId"], data["initialSync"]["syncId"])
+        assert run["status"] == "completed" and run["type"] == "initial"
+        titles = [e["summary"] for e in cal_first.events()]
+        assert titles == ["Local one"]
+        assert run["triggeredBy"] == "initial_sync"
+
+
+def test_remote_events_come_in_and_a_second_sync_changes_nothing(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        cal.insert("Board meeting", "2026-06-03T09:00:00+02:00", "2026-06-03T10:30:00+02:00",
+                   location="HQ", attendees=[{"email": "Ann@Example.com", "displayName": "Ann"}])
+        run = sync(api, integration)
+        assert run["status"] == "completed" and run["statistics"]["inbound"]["created"] == 1
+        [event] = local_events(api)
+        assert event["title"] == "Board meeting" and event["start"] == "2026-06-03T07:00:00Z"
+        assert event["location"] == "HQ" and event["attendees"] == [{"email": "ann@example.com", "name": "Ann", "role": "attendee"}]
+        assert event["source"] == "google"
+        before = cal.stats()["counters"]
+        again = sync(api, integration)
+        stats = again["statistics"]
+        assert (stats["eventsCreated"], stats["eventsUpdated"], stats["eventsDeleted"]) == (0, 0, 0)
+        after = cal.stats()["counters"]
+        assert {k: v for k, v in after.items() if "insert" in k or "patch" in k or "delete" in k or k.startswith("batch")} == \
+               {k: v for k, v in before.items() if "insert" in k or "patch" in k or "delete" in k or k.startswith("batch")}
+        assert local_events(api) == [event]
+
+
+def test_local_events_go_out_with_prefix_and_our_id_and_nothing_twice(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api, eventMapping={"titlePrefix": "[Attendance-X] ", "colorId": "2"},
+                                     notifications={"reminders": True, "reminderMinutes": [15, 60]})
+        event = new_event(api, "Formation", type="training", description="Bring a laptop", location="Room 2",
+                          attendees=[{"email": "paul@techcorp.com", "name": "Paul"}])
+        run = sync(api, integration)
+        assert run["statistics"]["outbound"]["created"] == 1
+        [remote] = cal.events()
+        assert remote["summary"] == "[Attendance-X] Formation"
+        assert remote["extendedProperties"]["private"]["axhubEventId"] == event["id"]
+        assert remote["colorId"] == "2" and remote["location"] == "Room 2"
+        assert remote["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 15},
+                                                                          {"method": "popup", "minutes": 60}]}
+        assert [a["email"] for a in remote["attendees"]] == ["paul@techcorp.com"]
+        # Our own write comes back in the next listing: it is recognised, nothing moves.
+        again = sync(api, integration)["statistics"]
+        assert (again["eventsCreated"], again["eventsUpdated"], again["eventsDeleted"]) == (0, 0, 0)
+        assert len(cal.events()) == 1 and len(local_events(api)) == 1
+        assert local_events(api)[0]["title"] == "Formation"
+
+
+def test_edits_and_deletions_cross_both_ways(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        mine = new_event(api, "Mine")
+        theirs = cal.insert("Theirs", "2026-06-05T09:00:00Z", "2026-06-05T10:00:00Z")
+        sync(api, integration)
+        remote_mine = next(e for e in cal.events() if e["summary"] == "Mine")
+        local_theirs = next(e for e in local_events(api) if e["title"] == "Theirs")
+        # Edit each on the other side.
+        api.patch(f"/api/events/{mine['id']}", json={"title": "Mine, renamed"})
+        cal.api("PATCH", f"/{theirs['id']}", json={"summary": "Theirs, renamed"})
+        run = sync(api, integration)
+        assert run["statistics"]["inbound"]["updated"] == 1 and run["statistics"]["outbound"]["updated"] == 1
+        assert {e["summary"] for e in cal.events()} == {"Mine, renamed", "Theirs, renamed"}
+        assert {e["title"] for e in local_events(api)} == {"Mine, renamed", "Theirs, renamed"}
+        # Delete each on the other side.
+        api.delete(f"/api/events/{local_theirs['id']}")
+        assert cal.api("DELETE", f"/{remote_mine['id']}").status_code == 204
+        run = sync(api, integration)
+        assert run["statistics"]["inbound"]["deleted"] == 1 and run["statistics"]["outbound"]["deleted"] == 1
+        assert cal.events() == [] and local_events(api) == []
+
+
+def test_conflict_later_modification_wins_and_is_recorded(hub, cal):
+    import time
+
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        mine = new_event(api, "Shared")
+        sync(api, integration)
+        [remote] = cal.events()
+        cal.api("PATCH", f"/{remote['id']}", json={"summary": "Edited in Google"})
+        time.sleep(0.05)
+        api.patch(f"/api/events/{mine['id']}", json={"title": "Edited in Attendance-X, later"})
+        run = sync(api, integration)
+        assert [c["winner"] for c in run["conflicts"]] == ["attendanceX"]
+        assert cal.events()[0]["summary"] == "Edited in Attendance-X, later"
+        history = api.get(f"/api/integrations/{integration}/history").json()["data"]
+        assert history[0]["conflicts"][0]["eventId"] == mine["id"]
+
+
+def test_dry_run_reports_the_plan_and_writes_nothing(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "Would go out")
+        cal.insert("Would come in", "2026-06-07T09:00:00Z", "2026-06-07T10:00:00Z")
+        before = cal.stats()["counters"]
+        run = sync(api, integration, options={"dryRun": True})
+        assert run["status"] == "completed" and run["dryRun"] is True
+        assert [i["title"] for i in run["plan"]["external"]["create"]] == ["Would go out"]
+        assert [i["title"] for i in run["plan"]["attendanceX"]["create"]] == ["Would come in"]
+        assert len(local_events(api)) == 1 and len(cal.events()) == 1
+        assert cal.stats()["counters"].get("batch", 0) == before.get("batch", 0)
+        real = sync(api, integration)
+        assert real["statistics"]["eventsCreated"] == 2
+
+
+def test_expired_sync_token_means_a_full_resync_without_duplicates(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "A")
+        cal.insert("B", "2026-06-08T09:00:00Z", "2026-06-08T10:00:00Z")
+        sync(api, integration)
+        cal.control.post("/_control/expire-sync-tokens")
+        run = sync(api, integration)
+        assert run["status"] == "completed" and run["statistics"]["fullSync"] is True
+        assert (run["statistics"]["eventsCreated"], run["statistics"]["eventsDeleted"]) == (0, 0)
+        assert sorted(e["summary"] for e in cal.events()) == ["A", "B"]
+        assert sorted(e["title"] for e in local_events(api)) == ["A", "B"]
+
+
+def test_a_second_sync_while_one_runs_is_409_with_the_running_id(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        cal.control.post("/_control/faults", json={"path": "/calendar/v3", "status": 0, "delay": 1.0, "count": 1})
+        first = api.post(f"/api/integrations/{integration}/sync", json={}).json()["data"]
+        second = api.post(f"/api/integrations/{integration}/sync", json={})
+        assert second.status_code == 409 and second.json()["error"]["code"] == "CONFLICT"
+        assert second.json()["error"]["details"]["syncId"] == first["syncId"]
+        assert wait(api, integration, first["syncId"])["status"] == "completed"
+        assert api.post(f"/api/integrations/{integration}/sync", json={}).status_code == 202
+
+
+def test_per_event_failures_make_the_run_partial_and_are_retried_next_time(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "Refused")
+        new_event(api, "Fine", start="2026-06-02T09:00:00Z", end="2026-06-02T10:00:00Z")
+        forbidden = {"error": {"code": 403, "message": "You need to have writer access to this calendar.",
+                               "errors": [{"domain": "calendar", "reason": "requiredAccessLevel",
+                                           "message": "You need to have writer access to this calendar."}]}}
+        cal.control.post("/_control/faults", json={"path": "/calendar/v3/calendars/primary/events", "method": "POST",
+                                                   "status": 403, "count": 1, "body": forbidden})
+        run = sync(api, integration)
+        assert run["status"] == "partial"
+        assert [(e["code"], e["action"]) for e in run["errors"]] == [("PERMISSION_DENIED", "create")]
+        assert "writer access" in run["errors"][0]["error"]
+        assert len(cal.events()) == 1
+        history = api.get(f"/api/integrations/{integration}/history", params={"status": "partial"}).json()["data"]
+        assert history[0]["errors"][0]["code"] == "PERMISSION_DENIED"
+        assert sync(api, integration)["status"] == "completed"
+        assert sorted(e["summary"] for e in cal.events()) == ["Fine", "Refused"]
+
+
+def test_throttling_is_retried_with_backoff_and_converges(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        for i in range(60):
+            new_event(api, f"E{i:02d}", start=f"2026-07-01T{i % 24:02d}:00:00Z", end=f"2026-07-01T{i % 24:02d}:30:00Z")
+        cal.control.post("/_control/chaos", json={"rate": 0.2, "statuses": [429, 403, 500, 503], "seed": 7})
+        run = sync(api, integration)
+        cal.control.delete("/_control/chaos")
+        assert run["status"] in ("completed", "partial")
+        if run["status"] == "partial":  # what Google kept refusing goes out next time
+            assert {e["code"] for e in run["errors"]} <= {"RATE_LIMIT_EXCEEDED"}
+            sync(api, integration)
+        assert len(cal.events()) == 60 and len({e["summary"] for e in cal.events()}) == 60
+
+
+def test_filters_keep_events_off_the_calendar(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api, filters={"eventTypes": ["training"], "excludePrivate": True, "minDuration": 30})
+        new_event(api, "Training", type="training")
+        new_event(api, "Meeting", type="meeting")
+        new_event(api, "Private training", type="training", private=True)
+        new_event(api, "Short training", type="training", end="2026-06-01T09:15:00Z")
+        sync(api, integration)
+        assert [e["summary"] for e in cal.events()] == ["Training"]
+        # An event leaving the filter leaves the calendar.
+        training = next(e for e in local_events(api) if e["title"] == "Training")
+        api.patch(f"/api/events/{training['id']}", json={"type": "meeting"})
+        sync(api, integration)
+        assert cal.events() == []
+
+
+def test_directions(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "Local")
+        cal.insert("Remote", "2026-06-09T09:00:00Z", "2026-06-09T10:00:00Z")
+        run = sync(api, integration, direction="external_to_attendance")
+        assert run["direction"] == "external_to_attendance"
+        assert [e["summary"] for e in cal.events()] == ["Remote"]
+        assert sorted(e["title"] for e in local_events(api)) == ["Local", "Remote"]
+        sync(api, integration, direction="attendance_to_external")
+        assert sorted(e["summary"] for e in cal.events()) == ["Local", "Remote"]
+
+
+def test_history_statistics_and_filters(hub, cal):
+    with hub.client("manager", user="user-42", name="Marie Dubois") as api:
+        integration = connect_google(api)
+        new_event(api, "One")
+        sync(api, integration)
+        history = api.get(f"/api/integrations/{integration}/history").json()
+        assert history["meta"] == {"page": 1, "limit": 50, "total": 2, "totalPages": 1}
+        latest = history["data"][0]
+        assert latest["status"] == "success" and latest["type"] == "manual"
+        assert latest["triggeredBy"] == {"userId": "user-42", "name": "Marie Dubois"}
+        assert set(latest["statistics"]) >= {"eventsProcessed", "eventsCreated", "eventsUpdated", "eventsDeleted", "errors"}
+        assert latest["duration"].endswith("s")
+        assert history["data"][1]["triggeredBy"] == "initial_sync"
+        assert api.get(f"/api/integrations/{integration}/history", params={"status": "error"}).json()["data"] == []
+        assert len(api.get(f"/api/integrations/{integration}/history", params={"limit": 1}).json()["data"]) == 1
+        bad = api.get(f"/api/integrations/{integration}/history", params={"status": "great"})
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"
+        view = api.get(f"/api/integrations/{integration}").json()["data"]
+        assert view["statistics"]["eventsSynced"] == 1 and view["statistics"]["successRate"] == 1.0
+        assert view["lastSync"] is not None
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"direction": "sideways"}, "direction"),
+    ({"scope": "everything"}, "scope"),
+    ({"options": {"dateRange": {"start": "2026-03-31T00:00:00Z", "end": "2026-03-01T00:00:00Z"}}}, "options.dateRange.end"),
+    ({"options": {"dryrun": True}}, "options.dryrun"),
+])
+def test_bad_sync_requests(hub, body, field):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        response = api.post(f"/api/integrations/{integration}/sync", json=body)
+        assert response.status_code == 400 and response.json()["error"]["field"] == field
+
+
+def test_date_range_limits_the_run(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "March", start="2026-03-10T09:00:00Z", end="2026-03-10T10:00:00Z")
+        new_event(api, "April", start="2026-04-10T09:00:00Z", end="2026-04-10T10:00:00Z")
+        sync(api, integration, options={"dateRange": {"start": "2026-03-01T00:00:00Z", "end": "2026-03-31T23:59:59Z"}})
+        assert [e["summary"] for e in cal.events()] == ["March"]
+        sync(api, integration)
+        assert sorted(e["summary"] for e in cal.events()) == ["April", "March"]
+
+
+def test_every_request_we_send_and_every_answer_is_googles_shape(hub, cal):
+    """The adapter's calls and the sandbox's answers, checked against the discovery document."""
+    from discovery import validate_log
+
+    with hub.client("manager") as api:
+        integration = connect_google(api, eventMapping={"titlePrefix": "[AX] ", "colorId": "5"},
+                                     notifications={"reminders": True, "reminderMinutes": [10]})
+        mine = new_event(api, "Mine", description="d", location="l", private=True,
+                         attendees=[{"email": "a@example.com", "name": "A"}])
+        api.put(f"/api/integrations/{integration}/settings", json={"settings": {"syncPrivateEvents": True}})
+        theirs = cal.insert("Theirs", "2026-06-05T09:00:00Z", "2026-06-05T10:00:00Z")
+        sync(api, integration)
+        api.patch(f"/api/events/{mine['id']}", json={"title": "Mine 2"})
+        cal.api("PATCH", f"/{theirs['id']}", json={"summary": "Theirs 2"})
+        sync(api, integration)
+        api.delete(f"/api/events/{mine['id']}")
+        sync(api, integration)
+        cal.control.post("/_control/expire-sync-tokens")
+        sync(api, integration)
+        entries = cal.control.get("/_control/calendar/log").json()["entries"]
+    methods = {e["methodId"] for e in entries}
+    assert {"calendar.events.list", "calendar.events.insert", "calendar.events.patch", "calendar.events.delete"} <= methods
+    assert validate_log(entries) == []
