@@ -18,6 +18,7 @@ One run:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -27,6 +28,7 @@ from typing import Any, Callable
 
 import msgspec
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, SyncLink, SyncState
 from ..ids import new_id
@@ -37,6 +39,7 @@ log = logging.getLogger("axhub.sync")
 INBOUND = {"bidirectional", "external_to_attendance"}
 OUTBOUND = {"bidirectional", "attendance_to_external"}
 CHUNK = 10000
+IN_FLIGHT = 4  # provider batch requests under way at once (an adapter may say otherwise)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MARK_MARGIN = timedelta(seconds=5)
 
@@ -461,11 +464,18 @@ class Engine:
             await s.execute(insert(SyncLink.__table__), chunk)
 
     async def _write_remote(self, events: dict[str, Event]) -> None:
+        """The outbound ops in the adapter's batches, a few round trips in flight at once
+        (the provider works on one while we prepare or record another); each batch's
+        links are saved as soon as its answer is in."""
         ops = self.plan.outbound
         size = max(1, self.adapter.batch_size)
-        for start in range(0, len(ops), size):
-            batch = ops[start:start + size]
-            results = await self.adapter.write(batch)
+        batches = [ops[start:start + size] for start in range(0, len(ops), size)]
+        in_flight = asyncio.Semaphore(max(1, getattr(self.adapter, "concurrency", IN_FLIGHT)))
+        saving = asyncio.Lock()  # link writes one at a time: SQLite has one writer anyway
+
+        async def one(batch: list[WriteOp]) -> None:
+            async with in_flight:
+                results = await self.adapter.write(batch)
             now = datetime.now(timezone.utc)
             counts: Counter[str] = Counter()
             links, gone = [], []
@@ -478,14 +488,36 @@ class Engine:
                 if op.kind == "delete":
                     gone.append(op.event_id)
                 else:
-                    links.append(self._link(op.event_id, result, events[op.event_id].version, now))
-            async with self.db.session() as s, s.begin():
-                if gone:
-                    await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
-                                                           SyncLink.event_id.in_(gone)))
-                if links:
-                    await self._replace_links(s, links)
-            await self._tick(**counts)
+                    links.append((op, self._link(op.event_id, result, events[op.event_id].version, now)))
+            created = [l for op, l in links if op.kind == "create"]
+            moved = [l for op, l in links if op.kind != "create"]
+            async with saving:
+                try:
+                    await self._save_outbound(gone, created, moved)
+                except IntegrityError:
+                    # A created event whose external id something still holds (a leftover
+                    # of a crashed run): the general path moves the link.
+                    await self._save_outbound(gone, [], created + moved)
+                await self._tick(**counts)
+
+        tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _save_outbound(self, gone: list[str], created: list[dict], moved: list[dict]) -> None:
+        async with self.db.session() as s, s.begin():
+            if gone:
+                await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
+                                                       SyncLink.event_id.in_(gone)))
+            if created:  # new links: a plain insert, nothing to replace
+                await s.execute(insert(SyncLink.__table__), created)
+            if moved:
+                await self._replace_links(s, moved)
 
     # -- the run -----------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:

@@ -6,7 +6,6 @@ HTTP responses in the same order, matched by ``Content-ID``.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -37,7 +36,7 @@ def encode(calls: list[Call]) -> tuple[bytes, str]:
         lines = [f"--{boundary}", "Content-Type: application/http", f"Content-ID: <item-{i}>", "",
                  f"{call.method} {call.path} HTTP/1.1"]
         if call.body is not None:
-            payload = json.dumps(call.body, separators=(",", ":"), ensure_ascii=False)
+            payload = msgspec.json.encode(call.body).decode()
             lines += ["Content-Type: application/json; charset=UTF-8", "", payload]
         else:
             lines += [""]
@@ -90,8 +89,8 @@ def decode(content: bytes, content_type: str, count: int) -> list[Reply]:
                 headers[name.strip().lower()] = value.strip()
         body = body.strip()
         try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
+            parsed = msgspec.json.decode(body) if body else None
+        except msgspec.DecodeError:
             parsed = body
         replies[index] = Reply(status=status, body=parsed, headers=headers)
     return [replies.get(i, Reply(status=500, body={"error": {"message": "no answer in batch"}})) for i in range(count)]

@@ -57,8 +57,7 @@ class Calendar:
         return response.json()
 
     def events(self, include_cancelled: bool = False) -> list[dict]:
-        items = self.control.get("/_control/calendar/events").json()
-        items = items.get("items", items) if isinstance(items, dict) else items
+        items = self.control.get("/_control/calendar/events").json()["items"]
         return [e for e in items if include_cancelled or e.get("status") != "cancelled"]
 
     def stats(self) -> dict:
