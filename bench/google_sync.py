@@ -252,7 +252,7 @@ class Bench:
 
         self.control.delete("/_control/calendar")
         token = self.control.get("/_control/tokens").json()["accessTokens"][-1]
-        document = json.loads((ROOT.parent / "shared" / "provider-specs" / "google-calendar-v3.discovery.json").read_text())
+        document = json.loads((ROOT / "plugins" / "google" / "tests" / "data" / "google-calendar-v3.discovery.json").read_text())
         document["rootUrl"] = f"http://127.0.0.1:{self.sandbox_port}/google/"
         service = build_from_document(document, http=httplib2.Http())
         start = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)

@@ -17,8 +17,8 @@ JSON types and formats; fields a method requires (``annotations.required``) are 
 Not checked: semantics the document only describes in prose (read-only fields,
 combinations such as syncToken with timeMin — the sandbox enforces those).
 
-The document is ``google-calendar-v3.discovery.json`` from the shared provider specs
-(``AXHUB_GOOGLE_DISCOVERY`` points elsewhere).
+The document is ``data/google-calendar-v3.discovery.json`` beside this file, a copy of the
+shared provider spec (``AXHUB_GOOGLE_DISCOVERY`` points elsewhere).
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-DEFAULT = Path(__file__).resolve().parents[4] / "shared" / "provider-specs" / "google-calendar-v3.discovery.json"
+# A copy of Google's published document travels with the tests, so that they run in any
+# clone; test_the_copy_is_the_published_document keeps it equal to the shared original.
+DEFAULT = Path(__file__).resolve().parent / "data" / "google-calendar-v3.discovery.json"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "provider-specs" / "google-calendar-v3.discovery.json"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 DATE = re.compile(r"\d{4}-\d\d-\d\d")
 INT = re.compile(r"-?\d+")
