@@ -207,7 +207,7 @@ class Bench:
         from sqlalchemy import insert
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        from axhub.db.models import Event
+        from axhub.db.models import Event, EventChange
 
         self.control.delete("/_control/calendar")
         integration, sync_id = self.connect()
@@ -227,6 +227,8 @@ class Bench:
             engine = create_async_engine(self.database_url)
             async with engine.begin() as conn:
                 await conn.execute(insert(Event), rows)
+                # ...with the change log entries the events API writes beside each change.
+                await conn.execute(insert(EventChange), [{"org_id": "bench", "event_id": r["id"], "at": now} for r in rows])
             await engine.dispose()
 
         asyncio.run(seed())

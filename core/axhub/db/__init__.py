@@ -1,9 +1,9 @@
 """Storage: SQLAlchemy 2 (async) models and the engine. The database is the truth."""
 
 from .engine import Database
-from .models import Attendance, Base, Credential, Event, Integration, OAuthState, SyncLink, SyncRun, SyncState
+from .models import Attendance, Base, Credential, Event, EventChange, Integration, OAuthState, SyncLink, SyncRun, SyncState
 
 __all__ = [
-    "Attendance", "Base", "Credential", "Database", "Event", "Integration", "OAuthState", "SyncLink", "SyncRun",
+    "Attendance", "Base", "Credential", "Database", "Event", "EventChange", "Integration", "OAuthState", "SyncLink", "SyncRun",
     "SyncState",
 ]

@@ -130,10 +130,21 @@ class Event(Base):
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
 
-    __table_args__ = (
-        Index("ix_events_org_start", "org_id", "start_at"),
-        Index("ix_events_org_updated", "org_id", "updated_at"),
-    )
+    __table_args__ = (Index("ix_events_org_start", "org_id", "start_at"),)
+
+
+class EventChange(Base):
+    """Every change the events API makes, in order: what a sync must look at since its
+    last clean run (the changes a sync itself writes are not logged: they are synced)."""
+
+    __tablename__ = "event_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_event_changes_org_seq", "org_id", "seq"),)
 
 
 class Attendance(Base):
@@ -172,9 +183,9 @@ class SyncState(Base):
 
     integration_id: Mapped[str] = mapped_column(String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
-    # Local events changed before this instant were all synced: the next incremental run
-    # only looks at events updated since (None: look at every event).
-    local_mark: Mapped[datetime | None]
+    # The last event_changes.seq a clean run covered: the next incremental run only looks
+    # at events changed after it (None: look at every event).
+    change_mark: Mapped[int | None] = mapped_column(Integer)
     lock_owner: Mapped[str | None] = mapped_column(String(64))
     lock_until: Mapped[datetime | None]
     running_sync_id: Mapped[str | None] = mapped_column(String(40))

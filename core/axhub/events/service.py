@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import func, select, update
 
 from ..auth import Identity
-from ..db import Attendance, Event
+from ..db import Attendance, Event, EventChange
 from ..errors import ApiError, validation_error
 from ..ids import new_id
 from ..state import Services
@@ -122,6 +122,7 @@ async def create(svc: Services, identity: Identity, body: s.EventIn) -> s.EventO
                 created_at=at, updated_at=at, deleted_at=None, **fields)
     async with svc.db.session() as session, session.begin():
         session.add(row)
+        session.add(EventChange(org_id=row.org_id, event_id=row.id, at=at))
     svc.signals.emit("eventCreated", identity.org_id, signal_data(row))
     return view(row)
 
@@ -145,6 +146,7 @@ async def update_event(svc: Services, identity: Identity, event_id: str, patch: 
                 setattr(row, k, v)
             row.version += 1
             row.updated_at = now()
+            session.add(EventChange(org_id=row.org_id, event_id=row.id, at=row.updated_at))
     if changed:
         svc.signals.emit("eventUpdated", identity.org_id, {**signal_data(row), "changed": sorted(_wire(k) for k in changed)})
     return view(row)
@@ -159,6 +161,7 @@ async def delete_event(svc: Services, identity: Identity, event_id: str) -> s.De
         row = await get_owned(svc, identity, event_id, session)
         row.deleted_at = row.updated_at = now()
         row.version += 1
+        session.add(EventChange(org_id=row.org_id, event_id=row.id, at=row.updated_at))
     svc.signals.emit("eventDeleted", identity.org_id, {"id": row.id, "title": row.title, "start": row.start_at.isoformat()})
     return s.Deleted(id=row.id, deleted=True, deleted_at=row.deleted_at)
 

@@ -388,7 +388,7 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
         )
         # New filters or mappings may change which events belong on the calendar: the
         # next sync looks at every local event again.
-        await session.execute(update(SyncState).where(SyncState.integration_id == row.id).values(local_mark=None))
+        await session.execute(update(SyncState).where(SyncState.integration_id == row.id).values(change_mark=None))
     row.settings, row.notifications = settings, notifications
     return await one_view(svc, row)
 

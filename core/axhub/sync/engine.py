@@ -23,14 +23,14 @@ import dataclasses
 import logging
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import msgspec
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..db import Event, SyncLink, SyncState
+from ..db import Event, EventChange, SyncLink, SyncState
 from ..ids import new_id
 from .adapter import FIELDS, Attendee, CalendarAdapter, CursorExpired, EventData, RemoteEvent, WriteOp, WriteResult
 
@@ -41,7 +41,6 @@ OUTBOUND = {"bidirectional", "attendance_to_external"}
 CHUNK = 10000
 IN_FLIGHT = 4  # provider batch requests under way at once (an adapter may say otherwise)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MARK_MARGIN = timedelta(seconds=5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +186,7 @@ class Engine:
         self.full = False
         self.fields = frozenset(getattr(adapter, "fields", FIELDS))
         self.timings: dict[str, float] = {}
-        self.local_mark: datetime | None = None
+        self.change_mark: int | None = None
         self._window: tuple[datetime | None, datetime | None] | None = None
 
     async def _tick(self, **counts: int) -> None:
@@ -253,10 +252,12 @@ class Engine:
                 await s.execute(insert(SyncLink.__table__), links)
             await self._tick(inbound_created=len(chunk))
 
-    async def _state(self) -> tuple[str | None, datetime | None]:
+    async def _state(self) -> tuple[str | None, int | None, int]:
+        """The cursor, the change mark, and the newest local change now (the next mark)."""
         async with self.db.session() as s:
             state = await s.get(SyncState, self.integration_id)
-        return (state.cursor, state.local_mark) if state else (None, None)
+            newest = await s.scalar(select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id))
+        return (state.cursor, state.change_mark, newest or 0) if state else (None, None, newest or 0)
 
     async def _load(self, remote: dict[str, RemoteEvent]) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink]]:
         """Only what this run needs: the links and events the remote changes touch, and
@@ -283,8 +284,8 @@ class Engine:
             for chunk in _chunks(sorted(ids)):
                 for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
                     events[e.id] = e
-            # Local changes: never synced, edited since, or deleted since — among the events
-            # touched since the last clean run when there is one (an index range, not a scan).
+            # Local changes: never synced, edited since, or deleted since. After a clean run
+            # only the events the change log names since then; otherwise every event.
             changed = (
                 select(Event, SyncLink)
                 .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
@@ -294,12 +295,19 @@ class Engine:
                     | (SyncLink.event_id.is_not(None) & ((Event.version > SyncLink.local_version) | Event.deleted_at.is_not(None)))
                 )
             )
-            if self.local_mark is not None and not everything:
-                changed = changed.where(Event.updated_at >= self.local_mark)
-            for event, link in (await s.execute(changed)).all():
-                events[event.id] = event
-                if link is not None:
-                    by_event[link.event_id] = link
+            if self.change_mark is not None and not everything:
+                touched = list((await s.scalars(
+                    select(EventChange.event_id).distinct()
+                    .where(EventChange.org_id == self.org_id, EventChange.seq > self.change_mark)
+                )).all())
+                queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(touched)]
+            else:
+                queries = [changed]
+            for query in queries:
+                for event, link in (await s.execute(query)).all():
+                    events[event.id] = event
+                    if link is not None:
+                        by_event[link.event_id] = link
         return events, by_event, {l.external_id: l for l in by_event.values()}
 
     def _vanished(self, remote: dict[str, RemoteEvent], by_event: dict[str, SyncLink]) -> None:
@@ -528,8 +536,7 @@ class Engine:
             marks.append(clock())
             self.timings[name] = round((marks[-1] - marks[-2]) * 1000, 1)
 
-        started_at = datetime.now(timezone.utc)
-        cursor, self.local_mark = await self._state()
+        cursor, self.change_mark, newest_change = await self._state()
         if self.options.force_update:
             cursor = None
         remote, new_cursor = await self._pull(cursor)
@@ -548,10 +555,10 @@ class Engine:
         lap("writeExternal")
         if new_cursor is not None and self.options.keeps_cursor:
             values: dict[str, Any] = {"cursor": new_cursor, "updated_at": datetime.now(timezone.utc)}
-            if not self.errors:
-                # Everything changed before this run began is synced; a margin absorbs clock
-                # differences between processes (looking again at an event costs nothing).
-                values["local_mark"] = started_at - MARK_MARGIN
+            if not self.errors and self.options.direction in OUTBOUND:
+                # Every local change logged before this run began is synced; later ones
+                # (and, after errors or an inbound-only run, all) are looked at next time.
+                values["change_mark"] = newest_change
             async with self.db.session() as s, s.begin():
                 await s.execute(update(SyncState).where(SyncState.integration_id == self.integration_id).values(**values))
         lap("cursor")

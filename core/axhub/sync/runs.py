@@ -91,7 +91,7 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> str | Non
     at = now()
     try:
         async with svc.db.session() as s, s.begin():
-            await s.execute(insert(SyncState).values(integration_id=integration_id, cursor=None, lock_owner=None,
+            await s.execute(insert(SyncState).values(integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None,
                                                      lock_until=None, running_sync_id=None, updated_at=at))
     except IntegrityError:
         pass

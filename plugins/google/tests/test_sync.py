@@ -294,3 +294,16 @@ def test_every_request_we_send_and_every_answer_is_googles_shape(hub, cal):
     methods = {e["methodId"] for e in entries}
     assert {"calendar.events.list", "calendar.events.insert", "calendar.events.patch", "calendar.events.delete"} <= methods
     assert validate_log(entries) == []
+
+
+def test_changing_the_filters_reconsiders_every_event(hub, cal):
+    """Events unchanged since the last sync still move when the settings say so."""
+    with hub.client("manager") as api:
+        integration = connect_google(api, filters={"eventTypes": ["training"]})
+        new_event(api, "A meeting", type="meeting")
+        sync(api, integration)
+        sync(api, integration)
+        assert cal.events() == []
+        api.put(f"/api/integrations/{integration}/settings", json={"settings": {"filters": {"eventTypes": []}}})
+        assert sync(api, integration)["statistics"]["outbound"]["created"] == 1
+        assert [e["summary"] for e in cal.events()] == ["A meeting"]

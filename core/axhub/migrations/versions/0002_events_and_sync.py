@@ -13,6 +13,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('event_changes',
+    sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('org_id', sa.String(length=128), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('seq')
+    )
+    with op.batch_alter_table('event_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_event_changes_org_seq', ['org_id', 'seq'], unique=False)
+
     op.create_table('events',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('org_id', sa.String(length=128), nullable=False),
@@ -36,7 +46,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_org_start', ['org_id', 'start_at'], unique=False)
-        batch_op.create_index('ix_events_org_updated', ['org_id', 'updated_at'], unique=False)
 
     op.create_table('attendance',
     sa.Column('event_id', sa.String(length=40), nullable=False),
@@ -94,7 +103,7 @@ def upgrade() -> None:
     op.create_table('sync_state',
     sa.Column('integration_id', sa.String(length=40), nullable=False),
     sa.Column('cursor', sa.Text(), nullable=True),
-    sa.Column('local_mark', sa.DateTime(), nullable=True),
+    sa.Column('change_mark', sa.Integer(), nullable=True),
     sa.Column('lock_owner', sa.String(length=64), nullable=True),
     sa.Column('lock_until', sa.DateTime(), nullable=True),
     sa.Column('running_sync_id', sa.String(length=40), nullable=True),
@@ -117,7 +126,10 @@ def downgrade() -> None:
     op.drop_table('sync_links')
     op.drop_table('attendance')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_org_updated')
         batch_op.drop_index('ix_events_org_start')
 
     op.drop_table('events')
+    with op.batch_alter_table('event_changes', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_changes_org_seq')
+
+    op.drop_table('event_changes')
