@@ -140,3 +140,27 @@ def connect(client: httpx.Client, provider: str, **body: Any) -> dict[str, Any]:
     done = client.post(f"/api/integrations/{provider}/callback", json={"code": back["code"], "state": back["state"]})
     assert done.status_code == 200, done.text
     return done.json()["data"]
+
+
+def begin_connect(client: httpx.Client, *, provider: str, **body: Any) -> dict[str, Any]:
+    """``POST /{provider}/connect``, asserted 200: its ``data`` (``authUrl``, ``state``…)."""
+    response = client.post(f"/api/integrations/{provider}/connect", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def finish_connect(client: httpx.Client, code: str, state: str, *, provider: str) -> httpx.Response:
+    """``POST /{provider}/callback`` with the redirect's code and state (not asserted)."""
+    return client.post(f"/api/integrations/{provider}/callback", json={"code": code, "state": state})
+
+
+def run_connection_test(client: httpx.Client, integration_id: str) -> dict[str, Any]:
+    """``POST /{id}/test``, asserted 200: its ``data``."""
+    response = client.post(f"/api/integrations/{integration_id}/test")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def integration(client: httpx.Client, integration_id: str) -> dict[str, Any]:
+    """``GET /{id}``: the integration's view."""
+    return client.get(f"/api/integrations/{integration_id}").json()["data"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from axhub.testing import connect, follow_consent
+from axhub.testing import begin_connect, connect, follow_consent, integration
 
 CALLBACK = "https://app.example.com/integrations/callback"
 SPEC_SETTINGS = {
@@ -21,11 +22,10 @@ SPEC_SETTINGS = {
 }
 
 
-def start(api: httpx.Client, **body) -> dict:
-    response = api.post("/api/integrations/microsoft/connect", json={"redirectUri": CALLBACK, **body})
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
+
+
+start = partial(begin_connect, provider="microsoft", redirectUri=CALLBACK)
 
 def stats(hub) -> dict:
     with hub.sandbox("microsoft") as sb:

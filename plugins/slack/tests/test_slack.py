@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from axhub.testing import connect, follow_consent
+from axhub.testing import begin_connect, connect, finish_connect, follow_consent, integration, run_connection_test
 
 REDIRECT = "https://app.attendance-x.com/integrations/callback"
 
 
-def start(api, **body):
-    response = api.post("/api/integrations/slack/connect", json={"redirectUri": REDIRECT, **body})
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
-def callback(api, code, state):
-    return api.post("/api/integrations/slack/callback", json={"code": code, "state": state})
 
 
-def run_test(api, integration_id):
-    response = api.post(f"/api/integrations/{integration_id}/test")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
-def integration(api, integration_id):
-    return api.get(f"/api/integrations/{integration_id}").json()["data"]
 
 
 # -- connect ----------------------------------------------------------------------------
+
+
+start = partial(begin_connect, provider="slack", redirectUri=REDIRECT)
+callback = partial(finish_connect, provider="slack")
+run_test = run_connection_test
 
 def test_auth_url_has_comma_separated_bot_scopes_and_no_pkce(hub):
     with hub.client("manager") as api:

@@ -2,11 +2,12 @@
 
 import base64
 from datetime import datetime, timezone
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from axhub.testing import connect, follow_consent
+from axhub.testing import begin_connect, connect, finish_connect, follow_consent, integration, run_connection_test
 
 CLIENT_ID, CLIENT_SECRET = "axhub-sandbox-zoom", "sandbox-secret-zoom"
 BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
@@ -23,25 +24,19 @@ SPEC_SETTINGS = {
 }
 
 
-def start(api, **body):
-    response = api.post("/api/integrations/zoom/connect", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
-def callback(api, code, state):
-    return api.post("/api/integrations/zoom/callback", json={"code": code, "state": state})
 
 
-def run_test(api, integration):
-    response = api.post(f"/api/integrations/{integration}/test")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
-def view(api, integration):
-    return api.get(f"/api/integrations/{integration}").json()["data"]
 
+
+
+start = partial(begin_connect, provider="zoom")
+callback = partial(finish_connect, provider="zoom")
+run_test = run_connection_test
+view = integration
 
 @pytest.fixture
 def api(hub):
