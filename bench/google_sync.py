@@ -51,6 +51,27 @@ def up(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def fresh_database(server_url: str) -> str:
+    """An empty database on the given PostgreSQL server, for this run only."""
+    import asyncpg
+
+    from axhub.config import normalise_database_url
+
+    url = normalise_database_url(server_url)
+    name = f"axhub_bench_{os.getpid()}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return f"{url.rpartition('/')[0]}/{name}"
+
+
 def vm_hwm(pid: int) -> float:
     """Peak resident memory of a process, in MB (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -73,7 +94,8 @@ class Bench:
     def __init__(self, args) -> None:
         self.n = args.events
         self.tmp = Path(tempfile.mkdtemp(prefix="axhub-bench-"))
-        self.database_url = args.database_url or f"sqlite+aiosqlite:///{self.tmp / 'axhub.db'}"
+        self.database_url = fresh_database(args.database_url) if args.database_url else \
+            f"sqlite+aiosqlite:///{self.tmp / 'axhub.db'}"
         self.sandbox_port, self.hub_port = free_port(), free_port()
         self.env = {**os.environ, "AXHUB_DATABASE_URL": self.database_url, "AXHUB_DATA_DIR": str(self.tmp),
                     "AXHUB_SANDBOX": "1", "AXHUB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}",
@@ -99,6 +121,19 @@ class Bench:
         for proc in self.procs:
             proc.terminate()
             proc.wait(timeout=30)
+        if self.database_url.startswith("postgresql"):
+            import asyncpg
+
+            server, _, name = self.database_url.replace("postgresql+asyncpg://", "postgresql://").rpartition("/")
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(f"{server}/postgres")
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await conn.close()
+
+            asyncio.run(drop())
 
     def requests_made(self) -> int:
         counters = self.control.get("/_control/stats").json()["counters"]
