@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, EventChange, SyncLink, SyncState
@@ -187,6 +187,7 @@ class Engine:
         self.fields = frozenset(getattr(adapter, "fields", FIELDS))
         self.timings: dict[str, float] = {}
         self.change_mark: int | None = None
+        self._by_event: dict[str, SyncLink] = {}
         self._window: tuple[datetime | None, datetime | None] | None = None
 
     async def _tick(self, **counts: int) -> None:
@@ -270,17 +271,24 @@ class Engine:
                 # Plain rows (same attribute names), not ORM objects: a full listing may
                 # bring every link of a large calendar.
                 links = list((await s.execute(select(SyncLink.__table__).where(mine))).all())
-            else:
+            events: dict[str, Event] = {}
+            if not everything:
+                # The links the remote changes name, with their events, in one query.
                 links = []
-                externals = list(remote)
+                for chunk in _chunks(list(remote)):
+                    rows = (await s.execute(
+                        select(SyncLink, Event).outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
+                        .where(mine, SyncLink.external_id.in_(chunk))
+                    )).all()
+                    for link, event in rows:
+                        links.append(link)
+                        if event is not None:
+                            events[event.id] = event
                 local_ids = [r.local_id for r in remote.values() if r.local_id]
-                for chunk in _chunks(externals):
-                    links += (await s.scalars(select(SyncLink).where(mine, SyncLink.external_id.in_(chunk)))).all()
                 for chunk in _chunks(local_ids):
                     links += (await s.scalars(select(SyncLink).where(mine, SyncLink.event_id.in_(chunk)))).all()
             by_event = {l.event_id: l for l in links}
-            ids = set(by_event) | {r.local_id for r in remote.values() if r.local_id}
-            events: dict[str, Event] = {}
+            ids = (set(by_event) | {r.local_id for r in remote.values() if r.local_id}) - set(events)
             for chunk in _chunks(sorted(ids)):
                 for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
                     events[e.id] = e
@@ -327,6 +335,7 @@ class Engine:
 
     def _plan(self, remote: dict[str, RemoteEvent], events: dict[str, Event], by_event: dict[str, SyncLink],
               by_external: dict[str, SyncLink]) -> None:
+        self._by_event = by_event  # the links as stored: inbound updates change them in place
         now = datetime.now(timezone.utc)
         inbound = self.options.direction in INBOUND
         outbound = self.options.direction in OUTBOUND
@@ -436,13 +445,28 @@ class Engine:
 
         if plan.inbound_update or plan.inbound_delete or plan.relink or plan.unlink:
             async with self.db.session() as s, s.begin():
-                links, changes = [], []
+                links, changes, kept = [], [], []
                 for event, item, data in plan.inbound_update:
                     version = event.version + 1
-                    changes.append({"id": event.id, "version": version, "updated_at": now, **row_values(data, self.fields)})
-                    links.append(self._link(event.id, item, version, now))
-                if changes:  # one executemany: an UPDATE by primary key per row
-                    await s.execute(update(Event), changes)
+                    changes.append({"b_id": event.id, "version": version, "updated_at": now, **row_values(data, self.fields)})
+                    known = self._by_event.get(event.id)
+                    if known is not None and known.external_id == item.external_id:
+                        kept.append({"b_event": event.id, "etag": item.etag, "local_version": version, "synced_at": now})
+                    else:
+                        links.append(self._link(event.id, item, version, now))
+                if changes:  # Core executemany: one UPDATE by primary key per row
+                    table = Event.__table__
+                    values = {k: bindparam(k) for k in changes[0] if k != "b_id"}
+                    await s.execute(update(table).where(table.c.id == bindparam("b_id")).values(values), changes)
+                if kept:  # the link stays, only what it remembers moves
+                    table = SyncLink.__table__
+                    await s.execute(
+                        update(table)
+                        .where(table.c.integration_id == self.integration_id, table.c.event_id == bindparam("b_event"))
+                        .values(etag=bindparam("etag"), local_version=bindparam("local_version"),
+                                synced_at=bindparam("synced_at")),
+                        kept,
+                    )
                 for event in plan.inbound_delete:
                     await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
                                     .values(deleted_at=now, updated_at=now, version=event.version + 1))
