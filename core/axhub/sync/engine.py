@@ -12,8 +12,9 @@ One run:
 4. writes — or, for a dry run, only reports the plan: local changes in bulk, one
    transaction per chunk with their links; remote changes in the adapter's batches,
    each batch's links saved as soon as the provider answered;
-5. saves the new cursor last, so that a run killed anywhere is simply run again: links
-   and the ids the hub stamps on the events it creates make every step idempotent.
+5. hands over the new cursor last (``state_values``, saved with the run's record), so
+   that a run killed anywhere is simply run again: links and the ids the hub stamps on
+   the events it creates make every step idempotent.
 """
 
 from __future__ import annotations
@@ -187,6 +188,9 @@ class Engine:
         self.fields = frozenset(getattr(adapter, "fields", FIELDS))
         self.timings: dict[str, float] = {}
         self.change_mark: int | None = None
+        self.touched: list[str] = []
+        # What the run's record saves with it when the run ends well (cursor, change mark).
+        self.state_values: dict[str, Any] = {}
         self._by_event: dict[str, SyncLink] = {}
         self._window: tuple[datetime | None, datetime | None] | None = None
 
@@ -254,11 +258,18 @@ class Engine:
             await self._tick(inbound_created=len(chunk))
 
     async def _state(self) -> tuple[str | None, int | None, int]:
-        """The cursor, the change mark, and the newest local change now (the next mark)."""
+        """The cursor, the change mark, the newest local change now (the next mark), and
+        the events changed since the mark (``self.touched``), in one visit."""
         async with self.db.session() as s:
             state = await s.get(SyncState, self.integration_id)
             newest = await s.scalar(select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id))
-        return (state.cursor, state.change_mark, newest or 0) if state else (None, None, newest or 0)
+            mark = state.change_mark if state else None
+            if mark is not None:
+                self.touched = list((await s.scalars(
+                    select(EventChange.event_id).distinct()
+                    .where(EventChange.org_id == self.org_id, EventChange.seq > mark)
+                )).all())
+        return (state.cursor if state else None), mark, newest or 0
 
     async def _load(self, remote: dict[str, RemoteEvent]) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink]]:
         """Only what this run needs: the links and events the remote changes touch, and
@@ -304,11 +315,7 @@ class Engine:
                 )
             )
             if self.change_mark is not None and not everything:
-                touched = list((await s.scalars(
-                    select(EventChange.event_id).distinct()
-                    .where(EventChange.org_id == self.org_id, EventChange.seq > self.change_mark)
-                )).all())
-                queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(touched)]
+                queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(self.touched)]
             else:
                 queries = [changed]
             for query in queries:
@@ -578,13 +585,11 @@ class Engine:
         await self._write_remote(events)
         lap("writeExternal")
         if new_cursor is not None and self.options.keeps_cursor:
-            values: dict[str, Any] = {"cursor": new_cursor, "updated_at": datetime.now(timezone.utc)}
+            self.state_values = {"cursor": new_cursor, "updated_at": datetime.now(timezone.utc)}
             if not self.errors and self.options.direction in OUTBOUND:
                 # Every local change logged before this run began is synced; later ones
                 # (and, after errors or an inbound-only run, all) are looked at next time.
-                values["change_mark"] = newest_change
-            async with self.db.session() as s, s.begin():
-                await s.execute(update(SyncState).where(SyncState.integration_id == self.integration_id).values(**values))
+                self.state_values["change_mark"] = newest_change
         lap("cursor")
         return {"plan": None, "statistics": self.summary(), "duration": clock() - marks[0]}
 

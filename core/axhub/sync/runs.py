@@ -224,8 +224,13 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
             if status != "failed" and not options.dry_run:
                 await s.execute(update(Integration).where(Integration.id == row.id)
                                 .values(last_sync=finished, last_activity=finished))
+                if engine.state_values:  # the cursor moves with the record of the run that earned it
+                    await s.execute(update(SyncState).where(SyncState.integration_id == row.id)
+                                    .values(**engine.state_values))
     finally:
         await _release(svc, row.id, run_id)
+    if not options.dry_run:
+        svc.tasks.spawn(svc.db.checkpoint(), name=f"checkpoint-{run_id}")
     kind = "syncFailed" if status == "failed" else "syncCompleted"
     if not options.dry_run:
         svc.signals.emit(kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
