@@ -108,6 +108,9 @@ class HubServer:
                 for table in reversed(Base.metadata.sorted_tables):
                     await s.execute(delete(table))
 
+        # Background work of the previous test (an initial sync, a notification) finishes
+        # first: wiping under it would fail it, or the wipe, at random.
+        self.run(self.services.tasks.drain())
         self.run(wipe())
         with httpx.Client(timeout=30) as c:
             for slug, _ in self.services.hub.sandboxes():
