@@ -143,7 +143,18 @@ def sync(ctx: ProviderContext, connection: Connection):
 
 @hookimpl
 async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    from .calendar import GoogleCalendar
+
+    notes: list[str] = []
+    removed = 0
+    try:
+        # Exactly what the hub created: the events that carry an Attendance-X id.
+        removed, failed = await GoogleCalendar(ctx, connection).remove_ours()
+        if failed:
+            notes.append(f"{failed} events the hub created could not be removed from Google Calendar")
+    except ProviderError as exc:
+        notes.append(f"the hub's events were left on Google Calendar: {exc.message}")
     credentials = await connection.credentials()
     # Revoking the refresh token revokes the whole grant, access tokens included.
     revoked = await oauth.revoke(ctx, credentials.refresh_token or credentials.access_token, PROFILE)
-    return CleanupReport(tokens_revoked=revoked)
+    return CleanupReport(tokens_revoked=revoked, events_removed=removed, notes=tuple(notes))

@@ -231,6 +231,18 @@ class GoogleCalendar:
                 return
             params = {**params, "pageToken": token}
 
+    async def remove_ours(self) -> tuple[int, int]:
+        """Delete every live event the hub created (disconnect): (removed, failed)."""
+        ours = [item for page in [p async for p in self.changes(None)] for item in page.items
+                if item.local_id and not item.deleted]
+        removed = failed = 0
+        for start in range(0, len(ours), self.batch_size):
+            chunk = ours[start:start + self.batch_size]
+            results = await self.write([WriteOp("delete", item.local_id or "", item.external_id) for item in chunk])
+            removed += sum(1 for r in results if r.ok)
+            failed += sum(1 for r in results if not r.ok)
+        return removed, failed
+
     # -- writing -----------------------------------------------------------------------
     def _call(self, op: WriteOp, create_id: str | None = None) -> batch.Call:
         base = f"/calendar/v3/calendars/{self.calendar}/events"

@@ -307,3 +307,18 @@ def test_changing_the_filters_reconsiders_every_event(hub, cal):
         api.put(f"/api/integrations/{integration}/settings", json={"settings": {"filters": {"eventTypes": []}}})
         assert sync(api, integration)["statistics"]["outbound"]["created"] == 1
         assert [e["summary"] for e in cal.events()] == ["A meeting"]
+
+
+def test_disconnect_removes_exactly_the_events_the_hub_created(hub, cal):
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        for title in ("Ours 1", "Ours 2", "Ours 3"):
+            new_event(api, title)
+        cal.insert("Theirs", "2026-06-05T09:00:00Z", "2026-06-05T10:00:00Z")
+        sync(api, integration)
+        assert len(cal.events()) == 4
+        data = api.delete(f"/api/integrations/{integration}").json()["data"]
+        assert data["cleanupStatus"]["eventsRemoved"] == 3 and data["cleanupStatus"]["tokensRevoked"] is True
+        assert [e["summary"] for e in cal.events()] == ["Theirs"]
+        # Attendance-X keeps its own events, the imported one included.
+        assert sorted(e["title"] for e in local_events(api)) == ["Ours 1", "Ours 2", "Ours 3", "Theirs"]
