@@ -53,6 +53,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # With WAL, NORMAL keeps the database consistent through crashes and skips an fsync
     # per commit; a power cut may lose the last commits, which a sync simply redoes.
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoints run in the background after sync runs (Database.checkpoint); the
+    # automatic one, paid by whichever commit crosses the threshold, only as a backstop.
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
