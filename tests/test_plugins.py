@@ -144,7 +144,7 @@ def test_cli_lists_plugins_with_status_and_errors(third_party_plugins, tmp_path)
     records = {r["name"]: r for r in json.loads(out)}
     assert records["caldavish"]["status"] == "loaded" and records["caldavish"]["type"] == "calendar"
     assert records["brokenish"]["status"] == "broken" and "missing libfoo" in records["brokenish"]["error"]
-    assert records["slack"]["status"] == "disabled" if "slack" in records else True
+    assert records["slack"]["status"] == "disabled"  # installed, but not in the allow-list
     table = subprocess.run([sys.executable, "-m", "axhub.cli", "plugins"], env=env, check=True,
                            capture_output=True, text=True).stdout
     assert "brokenish" in table and "broken" in table and "RuntimeError: missing libfoo" in table
