@@ -202,10 +202,16 @@ class Engine:
             await self.progress(self.summary())
 
     def summary(self) -> dict[str, Any]:
-        s = self.stats
-        created = s["inbound_created"] + s["outbound_created"]
-        updated = s["inbound_updated"] + s["outbound_updated"]
-        deleted = s["inbound_deleted"] + s["outbound_deleted"]
+        """The run's statistics: what was written, or for a dry run what would be."""
+        s = Counter(self.stats)
+        if self.options.dry_run:
+            plan = self.plan
+            s.update(inbound_created=len(plan.inbound_create), inbound_updated=len(plan.inbound_update),
+                     inbound_deleted=len(plan.inbound_delete))
+            s.update(f"outbound_{op.kind}d" for op in plan.outbound)
+        way = lambda side: {k: s[f"{side}_{k}"] for k in ("created", "updated", "deleted")}  # noqa: E731
+        inbound, outbound = way("inbound"), way("outbound")
+        created, updated, deleted = (inbound[k] + outbound[k] for k in ("created", "updated", "deleted"))
         return {
             "eventsProcessed": created + updated + deleted + s["unchanged"] + len(self.errors),
             "eventsCreated": created,
@@ -215,8 +221,8 @@ class Engine:
             "conflicts": len(self.plan.conflicts),
             "remoteChangesRead": s["remote_read"],
             "listRequests": s["list_requests"],
-            "inbound": {"created": s["inbound_created"], "updated": s["inbound_updated"], "deleted": s["inbound_deleted"]},
-            "outbound": {"created": s["outbound_created"], "updated": s["outbound_updated"], "deleted": s["outbound_deleted"]},
+            "inbound": inbound,
+            "outbound": outbound,
             "fullSync": self.full,
             "timingsMs": self.timings,
         }
@@ -579,7 +585,7 @@ class Engine:
         self._plan(remote, events, by_event, by_external)
         lap("plan")
         if self.options.dry_run:
-            return {"plan": self.plan.as_json(), "statistics": self._planned(), "duration": clock() - marks[0]}
+            return {"plan": self.plan.as_json(), "statistics": self.summary(), "duration": clock() - marks[0]}
         await self._write_local()
         lap("writeAttendanceX")
         await self._write_remote(events)
@@ -592,18 +598,3 @@ class Engine:
                 self.state_values["change_mark"] = newest_change
         lap("cursor")
         return {"plan": None, "statistics": self.summary(), "duration": clock() - marks[0]}
-
-    def _planned(self) -> dict[str, Any]:
-        plan = self.plan
-        out = Counter(op.kind for op in plan.outbound)
-        created = len(plan.inbound_create) + out["create"]
-        updated = len(plan.inbound_update) + out["update"]
-        deleted = len(plan.inbound_delete) + out["delete"]
-        return {
-            "eventsProcessed": created + updated + deleted + self.stats["unchanged"],
-            "eventsCreated": created, "eventsUpdated": updated, "eventsDeleted": deleted, "errors": 0,
-            "conflicts": len(plan.conflicts), "remoteChangesRead": self.stats["remote_read"],
-            "listRequests": self.stats["list_requests"], "fullSync": self.full,
-            "inbound": {"created": len(plan.inbound_create), "updated": len(plan.inbound_update), "deleted": len(plan.inbound_delete)},
-            "outbound": {"created": out["create"], "updated": out["update"], "deleted": out["delete"]},
-        }

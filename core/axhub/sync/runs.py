@@ -211,7 +211,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
         errors = [*(engine.errors if engine else []), {"eventId": None, "error": "internal error", "code": "SYNC_FAILED"}]
     duration = time.perf_counter() - started
     finished = now()
-    stats = (engine._planned() if options.dry_run else engine.summary()) if engine else {}
+    stats = engine.summary() if engine else {}
     if stats:
         stats["errors"] = len(errors)
     try:
