@@ -1,6 +1,5 @@
 """OpenAPI is served and complete; migrations match the models."""
 
-import asyncio
 
 import httpx
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import ApiError, SettingsError, validation_error
+from .errors import SettingsError, validation_error
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
@@ -45,16 +45,3 @@ def convert(data: Any, type_: type, *, prefix: str) -> Any:
         field, message = field_of(exc, prefix)
         raise validation_error(field, message) from None
 
-
-def decode_json(body: bytes, type_: type, *, prefix: str = "") -> Any:
-    if not body.strip():
-        raise ApiError("VALIDATION_ERROR", "a JSON request body is required", field=prefix or "body")
-    try:
-        return msgspec.json.decode(body, type=type_)
-    except SettingsError as exc:
-        raise validation_error(join(prefix, exc.field), exc.message) from None
-    except msgspec.ValidationError as exc:
-        field, message = field_of(exc, prefix)
-        raise validation_error(field, message) from None
-    except msgspec.DecodeError as exc:
-        raise ApiError("VALIDATION_ERROR", f"the request body is not valid JSON: {exc}", field="body") from None

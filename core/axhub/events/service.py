@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ..auth import Identity
 from ..db import Attendance, Event, EventChange

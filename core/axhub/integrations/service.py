@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import select, update
 
 from ..auth import Identity
-from ..db import Credential, Integration, OAuthState, SyncState
+from ..db import Integration, OAuthState, SyncState
 from ..errors import ApiError, InvalidCredentials, OAuthError, ProviderError, validation_error
 from ..ids import new_id
 from ..state import Services
@@ -54,8 +54,6 @@ async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
 
 
 def view(svc: Services, row: Integration, statistics: dict[str, Any]) -> s.IntegrationOut:
-    record = svc.plugins.records.get(row.provider)
-    info = record.info if record else None
     last_error = (
         s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
         if row.last_error

@@ -11,7 +11,7 @@ import base64
 import re
 import secrets
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

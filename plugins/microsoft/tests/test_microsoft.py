@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
-from axhub.testing import begin_connect, connect, follow_consent, integration
+from axhub.testing import begin_connect, connect, follow_consent
 
 CALLBACK = "https://app.example.com/integrations/callback"
 SPEC_SETTINGS = {
