@@ -10,7 +10,7 @@ integration's settings: title prefix, filters, colours…).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import AsyncIterator, Literal, Protocol, Sequence
+from typing import Any, AsyncIterator, Literal, Protocol, Sequence
 
 import msgspec
 
@@ -80,6 +80,10 @@ class WriteResult(msgspec.Struct):
     updated: datetime | None = None
     error_code: str | None = None
     error: str | None = None
+    # For meeting providers (Zoom, Teams): what the engine stores on the Attendance-X
+    # event's ``meeting`` (shown by /api/events), e.g. {"provider", "id", "joinUrl",
+    # "password"}. UNSET leaves it as it is, None clears it (the meeting was deleted).
+    meeting: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
 
 
 FIELDS = frozenset({"title", "start", "end", "timezone", "description", "location", "attendees", "private"})
@@ -104,3 +108,65 @@ class CalendarAdapter(Protocol):
     def exports(self, data: EventData) -> bool:
         """Whether this Attendance-X event belongs on the calendar (the integration's
         filters: event types, private events, minimum duration)."""
+
+
+# -- meeting providers: export-only adapters and the follow-up step --------------------
+
+class LinkedEvent(msgspec.Struct, frozen=True):
+    """An Attendance-X event linked to this integration, as the follow-up step sees it."""
+
+    event_id: str
+    external_id: str
+    data: EventData
+    meeting: dict[str, Any] | None = None
+
+
+class AttendanceRecord(msgspec.Struct, frozen=True):
+    """One attendee's attendance as a provider measured it."""
+
+    email: str
+    status: Literal["present", "absent", "late", "excused"]
+    duration_minutes: int | None = None
+    name: str | None = None
+
+
+class FollowUp(Protocol):
+    """What the engine offers an adapter's ``follow_up`` step (see :class:`MeetingAdapter`)."""
+
+    force: bool  # the run's forceUpdate: look again at events already done
+
+    async def record_attendance(self, event_id: str, records: Sequence[AttendanceRecord]) -> bool:
+        """Write attendance through the events API's rules (source: the provider's slug;
+        records set by hand or by another source are kept) and raise
+        ``attendanceUpdated`` when something changed. True when something changed."""
+
+    async def update_meeting(self, event_id: str, meeting: dict[str, Any] | None) -> None:
+        """Replace the event's ``meeting`` (e.g. to remember that its attendance is in);
+        not an edit of the event: no new version, nothing to sync."""
+
+    def pending(self, event_id: str, reason: str) -> None:
+        """Not ready yet (a report the provider has not produced): the next run tries
+        again; the run's ``statistics.attendance.pending`` says why."""
+
+    def failed(self, event_id: str, code: str, message: str) -> None:
+        """A per-event error (the run is ``partial``; the next run tries again)."""
+
+    def note(self, event_id: str, **details: Any) -> None:
+        """Something the run's history should show for this event (``statistics.attendance.details``)."""
+
+
+class MeetingAdapter(CalendarAdapter, Protocol):
+    """A provider whose objects follow Attendance-X events but are never imported as
+    events (Zoom meetings, Teams online meetings).
+
+    ``export_only = True``: whatever direction a run asks, the engine runs only the
+    Attendance-X → provider half; ``changes`` is never called. Writes create, update and
+    delete the provider's objects and may return ``WriteResult.meeting``. After the
+    writes, ``follow_up(events, run)`` gets the linked events that have ended (within the
+    run's date range) and may record attendance through ``run``; not called on dry runs.
+    """
+
+    export_only: bool
+
+    async def follow_up(self, events: Sequence[LinkedEvent], run: FollowUp) -> None:
+        ...

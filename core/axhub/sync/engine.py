@@ -25,15 +25,27 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import msgspec
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, EventChange, SyncLink, SyncState
+from ..errors import ApiError
 from ..ids import new_id
-from .adapter import FIELDS, Attendee, CalendarAdapter, CursorExpired, EventData, RemoteEvent, WriteOp, WriteResult
+from .adapter import (
+    FIELDS,
+    AttendanceRecord,
+    Attendee,
+    CalendarAdapter,
+    CursorExpired,
+    EventData,
+    LinkedEvent,
+    RemoteEvent,
+    WriteOp,
+    WriteResult,
+)
 
 log = logging.getLogger("axhub.sync")
 
@@ -172,6 +184,7 @@ class Engine:
         progress: Callable[[dict[str, int]], Any] | None = None,
         heartbeat: Callable[[], Any] | None = None,
         source: str = "external",
+        attendance: Callable[[str, list[AttendanceRecord]], Any] | None = None,
     ) -> None:
         self.db = db
         self.integration_id = integration_id
@@ -181,6 +194,9 @@ class Engine:
         self.progress = progress
         self.heartbeat = heartbeat
         self.source = source
+        # SQLite works in this process, under the same interpreter lock as the listing:
+        # there, overlapping inserts with the listing slows both down.
+        self.db_beside = not getattr(db, "is_sqlite", True)
         self.stats: Counter[str] = Counter()
         self.errors: list[dict[str, Any]] = []
         self.plan = Plan()
@@ -192,7 +208,19 @@ class Engine:
         # What the run's record saves with it when the run ends well (cursor, change mark).
         self.state_values: dict[str, Any] = {}
         self._by_event: dict[str, SyncLink] = {}
+        # External ids of a full listing already inserted while listing (see _pull).
+        self.streamed: set[str] = set()
         self._window: tuple[datetime | None, datetime | None] | None = None
+        # Meeting providers (MeetingAdapter): only the Attendance-X → provider half runs,
+        # and a follow-up step may record attendance (``attendance`` writes it).
+        self.export_only = bool(getattr(adapter, "export_only", False))
+        if self.export_only:
+            self.options = dataclasses.replace(options, direction="attendance_to_external")
+        self.attendance = attendance
+        # An adapter may create less than it keeps (Zoom with autoCreateMeetings off: no new
+        # meetings, the existing ones still follow their events).
+        self._creates: Callable[[EventData], bool] = getattr(adapter, "creates", None) or (lambda data: True)
+        self.follow: _FollowUp | None = None
 
     async def _tick(self, **counts: int) -> None:
         self.stats.update(counts)
@@ -225,19 +253,31 @@ class Engine:
             "outbound": outbound,
             "fullSync": self.full,
             "timingsMs": self.timings,
+            **({"attendance": self.follow.summary()} if self.follow is not None else {}),
         }
 
     # -- 1. remote ---------------------------------------------------------------------
-    async def _pull(self, cursor: str | None) -> tuple[dict[str, RemoteEvent], str | None]:
+    async def _pull(self, cursor: str | None, known: set[str] | None = None,
+                    ) -> tuple[dict[str, RemoteEvent], str | None]:
+        """What changed at the provider. With ``known`` (the external ids linked before a
+        full listing), events new to both sides are inserted while listing."""
         self.full = cursor is None
         remote: dict[str, RemoteEvent] = {}
         new_cursor = None
+        streaming = known is not None and self.full
+        inserting: asyncio.Future | None = None
         try:
             async for page in self.adapter.changes(cursor):
                 for item in page.items:
                     remote[item.external_id] = item
                 if page.cursor:
                     new_cursor = page.cursor
+                if streaming:
+                    # Events new to both sides need no plan: they go in while the next
+                    # page is on its way (the database works beside the provider).
+                    fresh = self._fresh(page.items, known or set())
+                    if fresh:
+                        inserting = asyncio.ensure_future(self._insert_after(inserting, fresh))
                 await self._tick(remote_read=len(page.items), list_requests=1)
         except CursorExpired:
             if cursor is None:
@@ -245,7 +285,30 @@ class Engine:
             log.info("cursor of %s expired: full resync", self.integration_id)
             self.stats["cursor_expired"] += 1
             return await self._pull(None)
+        finally:
+            if inserting is not None:
+                await inserting  # a failed insert fails the run; a crash leaves linked rows only
         return remote, new_cursor
+
+    def _fresh(self, items: list[RemoteEvent], known: set[str]) -> list[tuple[RemoteEvent, EventData]]:
+        """Items of a full listing that are plain creates: not ours, not linked, in the
+        run's window. Remembered in ``self.streamed`` so that planning skips them."""
+        now = datetime.now(timezone.utc)
+        out = []
+        for item in items:
+            if item.deleted or item.data is None or item.local_id or item.external_id in known \
+                    or item.external_id in self.streamed:
+                continue
+            data = normalise(item.data)
+            if self._in_window(data, now):
+                self.streamed.add(item.external_id)
+                out.append((item, data))
+        return out
+
+    async def _insert_after(self, previous: asyncio.Future | None, items: list[tuple[RemoteEvent, EventData]]) -> None:
+        if previous is not None:
+            await previous  # one writer, in listing order
+        await self._insert_new(items, datetime.now(timezone.utc))
 
     async def _insert_new(self, items: list[tuple[RemoteEvent, EventData]], now: datetime) -> None:
         for chunk_start in range(0, len(items), CHUNK):
@@ -265,65 +328,91 @@ class Engine:
 
     async def _state(self) -> tuple[str | None, int | None, int]:
         """The cursor, the change mark, the newest local change now (the next mark), and
-        the events changed since the mark (``self.touched``), in one visit."""
+        the events changed since the mark (``self.touched``): one query, two when
+        something changed."""
+        newest_q = select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id).scalar_subquery()
         async with self.db.session() as s:
-            state = await s.get(SyncState, self.integration_id)
-            newest = await s.scalar(select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id))
-            mark = state.change_mark if state else None
-            if mark is not None:
+            row = (await s.execute(select(SyncState.cursor, SyncState.change_mark, newest_q)
+                                   .where(SyncState.integration_id == self.integration_id))).first()
+            cursor, mark, newest = row if row is not None else (None, None, await s.scalar(select(newest_q)))
+            if mark is not None and (newest or 0) > mark:
                 self.touched = list((await s.scalars(
                     select(EventChange.event_id).distinct()
                     .where(EventChange.org_id == self.org_id, EventChange.seq > mark)
                 )).all())
-        return (state.cursor if state else None), mark, newest or 0
+        return cursor, mark, newest or 0
 
-    async def _load(self, remote: dict[str, RemoteEvent]) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink]]:
-        """Only what this run needs: the links and events the remote changes touch, and
-        the local events changed since they were last synced (all of them for
-        ``forceUpdate`` and after a full listing, which must also notice what vanished)."""
+    def _changed_query(self):
+        """Local changes: never synced, edited since, or deleted since."""
         mine = SyncLink.integration_id == self.integration_id
-        everything = self.options.force_update or self.full
+        return (
+            select(Event, SyncLink)
+            .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
+            .where(Event.org_id == self.org_id)
+            .where(
+                (SyncLink.event_id.is_(None) & Event.deleted_at.is_(None))
+                | (SyncLink.event_id.is_not(None) & ((Event.version > SyncLink.local_version) | Event.deleted_at.is_not(None)))
+            )
+        )
+
+    async def _load_all_local(self) -> tuple[dict[str, Event], dict[str, Any]]:
+        """The whole local side, for ``forceUpdate`` and full listings (which must also
+        notice what vanished): every link, the events they name, every local change."""
+        mine = SyncLink.integration_id == self.integration_id
         async with self.db.session() as s:
-            if everything:
-                # Plain rows (same attribute names), not ORM objects: a full listing may
-                # bring every link of a large calendar.
-                links = list((await s.execute(select(SyncLink.__table__).where(mine))).all())
+            # Plain rows (same attribute names), not ORM objects: there may be a link for
+            # every event of a large calendar.
+            by_event = {l.event_id: l for l in (await s.execute(select(SyncLink.__table__).where(mine))).all()}
             events: dict[str, Event] = {}
-            if not everything:
-                # The links the remote changes name, with their events, in one query.
-                links = []
-                for chunk in _chunks(list(remote)):
-                    rows = (await s.execute(
-                        select(SyncLink, Event).outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
-                        .where(mine, SyncLink.external_id.in_(chunk))
-                    )).all()
-                    for link, event in rows:
-                        links.append(link)
-                        if event is not None:
-                            events[event.id] = event
-                local_ids = [r.local_id for r in remote.values() if r.local_id]
-                for chunk in _chunks(local_ids):
-                    links += (await s.scalars(select(SyncLink).where(mine, SyncLink.event_id.in_(chunk)))).all()
+            for chunk in _chunks(sorted(by_event)):
+                for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
+                    events[e.id] = e
+            for event, link in (await s.execute(self._changed_query())).all():
+                events[event.id] = event
+                if link is not None:
+                    by_event[link.event_id] = link
+        return events, by_event
+
+    async def _load(self, remote: dict[str, RemoteEvent], local: tuple[dict[str, Event], dict[str, Any]] | None = None,
+                    ) -> tuple[dict[str, Event], dict[str, SyncLink], dict[str, SyncLink]]:
+        """Only what this run needs: the links and events the remote changes touch, and
+        the local events changed since they were last synced — or the whole local side
+        (``local``, when read before a full listing)."""
+        mine = SyncLink.integration_id == self.integration_id
+        local_ids = [r.local_id for r in remote.values() if r.local_id]
+        if self.options.force_update or self.full:
+            events, by_event = local if local is not None else await self._load_all_local()
+            missing = sorted(set(local_ids) - set(events))
+            async with self.db.session() as s:
+                for chunk in _chunks(missing):
+                    for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
+                        events[e.id] = e
+            return events, by_event, {l.external_id: l for l in by_event.values()}
+        events = {}
+        links: list[Any] = []
+        async with self.db.session() as s:
+            # The links the remote changes name, with their events, in one query.
+            for chunk in _chunks(list(remote)):
+                rows = (await s.execute(
+                    select(SyncLink, Event).outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
+                    .where(mine, SyncLink.external_id.in_(chunk))
+                )).all()
+                for link, event in rows:
+                    links.append(link)
+                    if event is not None:
+                        events[event.id] = event
+            for chunk in _chunks(local_ids):
+                links += (await s.scalars(select(SyncLink).where(mine, SyncLink.event_id.in_(chunk)))).all()
             by_event = {l.event_id: l for l in links}
-            ids = (set(by_event) | {r.local_id for r in remote.values() if r.local_id}) - set(events)
+            ids = (set(by_event) | set(local_ids)) - set(events)
             for chunk in _chunks(sorted(ids)):
                 for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
                     events[e.id] = e
-            # Local changes: never synced, edited since, or deleted since. After a clean run
-            # only the events the change log names since then; otherwise every event.
-            changed = (
-                select(Event, SyncLink)
-                .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
-                .where(Event.org_id == self.org_id)
-                .where(
-                    (SyncLink.event_id.is_(None) & Event.deleted_at.is_(None))
-                    | (SyncLink.event_id.is_not(None) & ((Event.version > SyncLink.local_version) | Event.deleted_at.is_not(None)))
-                )
-            )
-            if self.change_mark is not None and not everything:
-                queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(self.touched)]
-            else:
-                queries = [changed]
+            # After a clean run only the events the change log names since then;
+            # otherwise every event.
+            changed = self._changed_query()
+            queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(self.touched)] \
+                if self.change_mark is not None else [changed]
             for query in queries:
                 for event, link in (await s.execute(query)).all():
                     events[event.id] = event
@@ -356,6 +445,8 @@ class Engine:
         handled: set[str] = set()
 
         for item in remote.values():
+            if item.external_id in self.streamed:
+                continue
             link = by_external.get(item.external_id)
             event = events.get(link.event_id) if link else None
             if link is None and item.local_id and item.local_id in events and item.local_id not in by_event:
@@ -432,7 +523,7 @@ class Engine:
             data = event_data(event)
             wanted = self.adapter.exports(data) and self._in_window(data, now)
             if link is None:
-                if wanted:
+                if wanted and self._creates(data):
                     plan.outbound.append(WriteOp("create", event.id, None, data, event.version))
             elif not self.adapter.exports(data):
                 plan.outbound.append(WriteOp("delete", event.id, link.external_id))
@@ -524,7 +615,10 @@ class Engine:
             now = datetime.now(timezone.utc)
             counts: Counter[str] = Counter()
             links, gone = [], []
+            meetings = []
             for op, result in zip(batch, results, strict=True):
+                if result.ok and result.meeting is not msgspec.UNSET:
+                    meetings.append({"b_id": op.event_id, "meeting": result.meeting})
                 if not result.ok:
                     self.errors.append({"eventId": op.event_id, "action": op.kind,
                                         "error": result.error or "failed", "code": result.error_code or "SYNC_FAILED"})
@@ -538,11 +632,11 @@ class Engine:
             moved = [l for op, l in links if op.kind != "create"]
             async with saving:
                 try:
-                    await self._save_outbound(gone, created, moved)
+                    await self._save_outbound(gone, created, moved, meetings)
                 except IntegrityError:
                     # A created event whose external id something still holds (a leftover
                     # of a crashed run): the general path moves the link.
-                    await self._save_outbound(gone, [], created + moved)
+                    await self._save_outbound(gone, [], created + moved, meetings)
                 await self._tick(**counts)
 
         tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
@@ -554,8 +648,15 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _save_outbound(self, gone: list[str], created: list[dict], moved: list[dict]) -> None:
+    async def _save_outbound(self, gone: list[str], created: list[dict], moved: list[dict],
+                             meetings: Sequence[dict] = ()) -> None:
         async with self.db.session() as s, s.begin():
+            if meetings:
+                # The provider's meeting on the event, with its link: not an edit of the
+                # event (no new version, no change logged, nothing to sync back).
+                table = Event.__table__
+                await s.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.org_id == self.org_id)
+                                .values(meeting=bindparam("meeting")), meetings)
             if gone:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
                                                        SyncLink.event_id.in_(gone)))
@@ -576,9 +677,19 @@ class Engine:
         cursor, self.change_mark, newest_change = await self._state()
         if self.options.force_update:
             cursor = None
-        remote, new_cursor = await self._pull(cursor)
+        local = known = None
+        if self.export_only:
+            # Nothing to list; a constant cursor lets a clean run keep its change mark.
+            remote, new_cursor = {}, "export-only"
+        else:
+            if cursor is None and self.db_beside and not self.options.dry_run and self.options.direction in INBOUND:
+                # A database server works in its own process: read the local side first and
+                # insert new events while the provider is still listing.
+                local = await self._load_all_local()
+                known = {l.external_id for l in local[1].values()}
+            remote, new_cursor = await self._pull(cursor, known)
         lap("list")
-        events, by_event, by_external = await self._load(remote)
+        events, by_event, by_external = await self._load(remote, local)
         if self.full and self.options.keeps_cursor:
             self._vanished(remote, by_event)
         lap("load")
@@ -590,6 +701,9 @@ class Engine:
         lap("writeAttendanceX")
         await self._write_remote(events)
         lap("writeExternal")
+        if hasattr(self.adapter, "follow_up"):
+            await self._follow_up()
+            lap("followUp")
         if new_cursor is not None and self.options.keeps_cursor:
             self.state_values = {"cursor": new_cursor, "updated_at": datetime.now(timezone.utc)}
             if not self.errors and self.options.direction in OUTBOUND:
@@ -598,3 +712,71 @@ class Engine:
                 self.state_values["change_mark"] = newest_change
         lap("cursor")
         return {"plan": None, "statistics": self.summary(), "duration": clock() - marks[0]}
+
+    # -- 5. follow-up (meeting providers) ----------------------------------------------
+    async def _follow_up(self) -> None:
+        """Hand the adapter the linked events that have ended (within the run's date
+        range), for attendance; what it reports lands in ``statistics.attendance``."""
+        now = datetime.now(timezone.utc)
+        self.follow = _FollowUp(self)
+        query = (
+            select(Event, SyncLink.external_id)
+            .join(SyncLink, (SyncLink.event_id == Event.id) & (SyncLink.integration_id == self.integration_id))
+            .where(Event.org_id == self.org_id, Event.deleted_at.is_(None), Event.end_at <= now)
+        )
+        if self.options.start is not None:
+            query = query.where(Event.end_at > self.options.start)
+        if self.options.end is not None:
+            query = query.where(Event.start_at < self.options.end)
+        async with self.db.session() as s:
+            rows = (await s.execute(query.order_by(Event.end_at, Event.id))).all()
+        linked = [LinkedEvent(event_id=e.id, external_id=external_id, data=event_data(e), meeting=e.meeting)
+                  for e, external_id in rows]
+        self.follow.checked = len(linked)
+        if linked:
+            await self.adapter.follow_up(linked, self.follow)  # type: ignore[attr-defined]
+            await self._tick()
+
+
+class _FollowUp:
+    """The engine's side of :class:`axhub.sync.FollowUp`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.force = engine.options.force_update
+        self.checked = 0
+        self.recorded = 0
+        self.unchanged = 0
+        self.pending_events: list[dict[str, Any]] = []
+        self.details: list[dict[str, Any]] = []
+
+    async def record_attendance(self, event_id: str, records) -> bool:
+        if self.engine.attendance is None:
+            raise RuntimeError("this engine records no attendance")
+        try:
+            changed = bool(await self.engine.attendance(event_id, list(records)))
+        except ApiError:  # the event was deleted meanwhile: nothing to record
+            changed = False
+        if changed:
+            self.recorded += 1
+        else:
+            self.unchanged += 1
+        return changed
+
+    async def update_meeting(self, event_id: str, meeting: dict[str, Any] | None) -> None:
+        async with self.engine.db.session() as s, s.begin():
+            await s.execute(update(Event).where(Event.id == event_id, Event.org_id == self.engine.org_id)
+                            .values(meeting=meeting))
+
+    def pending(self, event_id: str, reason: str) -> None:
+        self.pending_events.append({"eventId": event_id, "reason": reason})
+
+    def failed(self, event_id: str, code: str, message: str) -> None:
+        self.engine.errors.append({"eventId": event_id, "action": "attendance", "error": message, "code": code})
+
+    def note(self, event_id: str, **details: Any) -> None:
+        self.details.append({"eventId": event_id, **details})
+
+    def summary(self) -> dict[str, Any]:
+        return {"eventsChecked": self.checked, "recorded": self.recorded, "unchanged": self.unchanged,
+                "pending": self.pending_events[:100], "details": self.details[:100]}

@@ -3,9 +3,12 @@ the figures the integration view shows (``statistics``, ``lastSync``)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import math
 import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +17,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Integration, SyncLink, SyncRun, SyncState
+from ..events.service import record_from_provider
 from ..errors import ApiError, InvalidCredentials, ProviderError, validation_error
 from ..ids import new_id
 from ..state import Services
@@ -24,6 +28,7 @@ log = logging.getLogger("axhub.sync")
 DIRECTIONS = ("bidirectional", "attendance_to_external", "external_to_attendance")
 SCOPES = ("all", "future", "past")
 FINISHED = ("completed", "partial", "failed")
+BULK_ROWS = 1000  # a run that wrote this many rows has the database refresh its statistics
 # History speaks the spec's words for a finished run.
 HISTORY_STATUS = {"completed": "success", "partial": "partial", "failed": "error", "started": "started", "running": "running"}
 
@@ -123,18 +128,23 @@ async def _renew(svc: Services, integration_id: str, run_id: str) -> None:
                         .values(lock_until=now() + timedelta(seconds=svc.config.sync_lock_seconds)))
 
 
+def _release_statement(integration_id: str, run_id: str, **state: Any) -> Any:
+    return (update(SyncState).where(SyncState.integration_id == integration_id, SyncState.lock_owner == run_id)
+            .values({"updated_at": now(), **state, "lock_owner": None, "lock_until": None, "running_sync_id": None}))
+
+
 async def _release(svc: Services, integration_id: str, run_id: str) -> None:
     async with svc.db.session() as s, s.begin():
-        await s.execute(update(SyncState).where(SyncState.integration_id == integration_id, SyncState.lock_owner == run_id)
-                        .values(lock_owner=None, lock_until=None, running_sync_id=None, updated_at=now()))
+        await s.execute(_release_statement(integration_id, run_id))
 
 
 # -- start and run ---------------------------------------------------------------------
 
 async def start(
-    svc: Services, row: Integration, body: SyncIn, *, type_: str, triggered_by: Any
+    svc: Services, row: Integration, body: SyncIn, *, type_: str, triggered_by: Any, wait: bool = False
 ) -> dict[str, Any]:
-    """Validate, lock, record and launch a run in the background; 409 if one is running."""
+    """Validate, lock, record and launch a run in the background; 409 if one is running.
+    ``wait``: run it before returning (the scheduler's jobs, which last as long as their run)."""
     if row.status == "disconnected":
         raise ApiError("CONFLICT", "the integration is disconnected; connect it again to sync")
     if not svc.hub.implements(row.provider, "sync"):
@@ -158,7 +168,11 @@ async def start(
             else {"name": triggered_by}, statistics={}, errors=[], conflicts=[], plan=None, message=None,
             started_at=at, completed_at=None, duration_ms=None,
         ))
-    svc.tasks.spawn(execute(svc, run_id, row, options), name=run_id)
+    task = svc.tasks.spawn(execute(svc, run_id, row, options), name=run_id)
+    if wait:
+        # Shielded: a job cancelled as its scheduler stops leaves the run to finish (the
+        # hub drains its tasks before closing).
+        await asyncio.shield(task)
     return {"syncId": run_id, "status": "started", "startedAt": at, "estimatedDuration": estimate(last_ms),
             "statusUrl": status_url(row.id, run_id)}
 
@@ -186,14 +200,20 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
             async with svc.db.session() as s, s.begin():
                 await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(statistics=stats))
 
-    async with svc.db.session() as s, s.begin():
-        await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(status="running"))
+    async def running() -> None:
+        async with svc.db.session() as s, s.begin():
+            await s.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "started")
+                            .values(status="running"))
+
+    # Off the run's critical path: the status moves while the engine reads the provider.
+    marked = asyncio.ensure_future(running())
     engine = None
     status, message, plan, errors = "failed", None, None, []
     try:
         adapter = await svc.hub.call(row.provider, "sync", connection=connection(svc, row))
         engine = Engine(svc.db, integration_id=row.id, org_id=row.org_id, adapter=adapter, options=options,
-                        progress=progress, heartbeat=heartbeat, source=row.provider)
+                        progress=progress, heartbeat=heartbeat, source=row.provider,
+                        attendance=functools.partial(record_from_provider, svc, row.org_id, source=row.provider))
         result = await engine.run()
         plan = result["plan"]
         errors = engine.errors
@@ -211,30 +231,56 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
         errors = [*(engine.errors if engine else []), {"eventId": None, "error": "internal error", "code": "SYNC_FAILED"}]
     duration = time.perf_counter() - started
     finished = now()
+    await asyncio.gather(marked, return_exceptions=True)  # the final record must come after it
     stats = engine.summary() if engine else {}
+    released = False
     if stats:
         stats["errors"] = len(errors)
     try:
         async with svc.db.session() as s, s.begin():
             await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(
                 status=status, message=message, statistics=stats, errors=errors[:500], error_count=len(errors),
+                error_code=main_code(status, errors),
+                # What ran: an export-only adapter runs only the outbound half, whatever was asked.
+                direction=engine.options.direction if engine else options.direction,
                 conflicts=(engine.plan.conflicts if engine else [])[:500], plan=plan, completed_at=finished,
                 duration_ms=int(duration * 1000),
             ))
+            state: dict[str, Any] = {}
             if status != "failed" and not options.dry_run:
                 await s.execute(update(Integration).where(Integration.id == row.id)
                                 .values(last_sync=finished, last_activity=finished))
-                if engine.state_values:  # the cursor moves with the record of the run that earned it
-                    await s.execute(update(SyncState).where(SyncState.integration_id == row.id)
-                                    .values(**engine.state_values))
+                state = engine.state_values  # the cursor moves with the record of the run that earned it
+            if not options.dry_run:  # signalled with the run's record, so never lost
+                kind = "syncFailed" if status == "failed" else "syncCompleted"
+                svc.signals.emit(s, kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
+                                                       "status": status, "statistics": stats, "message": message})
+            # Released with the final record: whoever sees the run finished may start the next.
+            await s.execute(_release_statement(row.id, run_id, **state))
+        released = True
     finally:
-        await _release(svc, row.id, run_id)
+        if not released:  # the final record failed: never leave the lock to its lease
+            await _release(svc, row.id, run_id)
     if not options.dry_run:
-        svc.tasks.spawn(svc.db.checkpoint(), name=f"checkpoint-{run_id}")
-    kind = "syncFailed" if status == "failed" else "syncCompleted"
+        bulk = (stats.get("eventsCreated", 0) + stats.get("eventsUpdated", 0) + stats.get("eventsDeleted", 0)) >= BULK_ROWS
+        svc.tasks.spawn(svc.db.settle(("events", "sync_links") if bulk else ()), name=f"settle-{run_id}")
     if not options.dry_run:
-        svc.signals.emit(kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
-                                             "status": status, "statistics": stats, "message": message})
+        from ..scheduler.jobs import after_sync  # people told as the integration's notifications ask
+
+        try:
+            await after_sync(svc, row, run_id, status, stats, message)
+        except Exception:  # noqa: BLE001 - the run is recorded; a notice must not fail it
+            log.exception("notification after sync %s failed", run_id)
+
+
+def main_code(status: str, errors: list[dict[str, Any]]) -> str | None:
+    """The code analytics files a run under: a failed run's cause (its last error),
+    a partial run's commonest per-event code."""
+    if status == "completed" or not errors:
+        return None
+    if status == "failed":
+        return errors[-1].get("code") or "SYNC_FAILED"
+    return Counter(e.get("code") or "SYNC_FAILED" for e in errors).most_common(1)[0][0]
 
 
 async def _mark(svc: Services, integration_id: str, *, code: str, message: str, status: str | None = None) -> None:

@@ -23,6 +23,7 @@ from axhub import (
     oauth,
 )
 from axhub.provider import classify
+from axhub.sync import remove_created
 
 from .settings import GoogleSettings
 
@@ -145,16 +146,10 @@ def sync(ctx: ProviderContext, connection: Connection):
 async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
     from .calendar import GoogleCalendar
 
-    notes: list[str] = []
-    removed = 0
-    try:
-        # Exactly what the hub created: the events that carry an Attendance-X id.
-        removed, failed = await GoogleCalendar(ctx, connection).remove_ours()
-        if failed:
-            notes.append(f"{failed} events the hub created could not be removed from Google Calendar")
-    except ProviderError as exc:
-        notes.append(f"the hub's events were left on Google Calendar: {exc.message}")
+    # Exactly what the hub created: the events that carry an Attendance-X id.
+    calendar = GoogleCalendar(ctx, connection)
+    removed, notes = await remove_created(calendar, calendar.ours, "Google Calendar")
     credentials = await connection.credentials()
     # Revoking the refresh token revokes the whole grant, access tokens included.
     revoked = await oauth.revoke(ctx, credentials.refresh_token or credentials.access_token, PROFILE)
-    return CleanupReport(tokens_revoked=revoked, events_removed=removed, notes=tuple(notes))
+    return CleanupReport(tokens_revoked=revoked, events_removed=removed, notes=notes)

@@ -12,7 +12,6 @@ their private extended properties.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from datetime import date, datetime, time, timezone
@@ -24,7 +23,7 @@ import msgspec
 
 from axhub import Connection, ProviderContext, ProviderError
 from axhub.http import retry_after
-from axhub.retry import backoff, with_retries
+from axhub.retry import Again, settle_calls, with_retries
 from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
 
 from . import batch
@@ -231,17 +230,10 @@ class GoogleCalendar:
                 return
             params = {**params, "pageToken": token}
 
-    async def remove_ours(self) -> tuple[int, int]:
-        """Delete every live event the hub created (disconnect): (removed, failed)."""
-        ours = [item for page in [p async for p in self.changes(None)] for item in page.items
+    async def ours(self) -> list[RemoteEvent]:
+        """The live events the hub created (they carry the Attendance-X id)."""
+        return [item for page in [p async for p in self.changes(None)] for item in page.items
                 if item.local_id and not item.deleted]
-        removed = failed = 0
-        for start in range(0, len(ours), self.batch_size):
-            chunk = ours[start:start + self.batch_size]
-            results = await self.write([WriteOp("delete", item.local_id or "", item.external_id) for item in chunk])
-            removed += sum(1 for r in results if r.ok)
-            failed += sum(1 for r in results if not r.ok)
-        return removed, failed
 
     # -- writing -----------------------------------------------------------------------
     def _call(self, op: WriteOp, create_id: str | None = None) -> batch.Call:
@@ -268,38 +260,33 @@ class GoogleCalendar:
         return await with_retries(once, attempts=ATTEMPTS)
 
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(ops)
-        pending = list(range(len(ops)))
-        kinds = {i: ops[i].kind for i in pending}  # an update of a vanished event becomes a create
-        read_back: list[int] = []
-        for attempt in range(ATTEMPTS):
-            if not pending:
-                break
+        kinds = {i: op.kind for i, op in enumerate(ops)}  # an update of a vanished event becomes a create
+        read_back: dict[int, WriteResult] = {}
+
+        async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
             calls = [self._call(WriteOp(kinds[i], ops[i].event_id, ops[i].external_id, ops[i].data, ops[i].version))
                      for i in pending]
-            replies = await self._send(calls)
-            retry, wait = [], 0.0
-            for i, call, reply in zip(pending, calls, replies, strict=True):
+            outcomes: dict[int, WriteResult | Again] = {}
+            for i, call, reply in zip(pending, calls, await self._send(calls), strict=True):
                 outcome = self._outcome(kinds[i], call, reply)
                 if outcome == "retry":
-                    retry.append(i)
-                    wait = max(wait, retry_after(reply.headers) or 0.0)
+                    outcomes[i] = Again(retry_after(reply.headers))
                 elif outcome == "recreate":
                     kinds[i] = "create"
-                    retry.append(i)
+                    outcomes[i] = Again()
                 elif outcome == "read":
-                    read_back.append(i)
-                    results[i] = WriteResult(ok=True, external_id=call.body["id"])  # type: ignore[index]
+                    outcomes[i] = read_back[i] = WriteResult(ok=True, external_id=call.body["id"])  # type: ignore[index]
                 else:
-                    results[i] = outcome
-            pending = retry
-            if pending and attempt < ATTEMPTS - 1:
-                await asyncio.sleep(backoff(attempt, wait or None))
-        for i in pending:
+                    outcomes[i] = outcome
+            return outcomes
+
+        done, unsettled = await settle_calls(list(range(len(ops))), round_trip, attempts=ATTEMPTS)
+        results: list[WriteResult | None] = [done.get(i) for i in range(len(ops))]
+        for i in unsettled:
             results[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
                                      error="Google kept throttling or failing this call; it is retried next sync")
         if read_back:
-            await self._read_back([(i, results[i]) for i in read_back], results)
+            await self._read_back(list(read_back.items()), results)
         return [r for r in results if r is not None]
 
     def _outcome(self, kind: str, call: batch.Call, reply: batch.Reply):

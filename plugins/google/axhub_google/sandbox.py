@@ -17,7 +17,7 @@ from litestar import Request, Response, get, post
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
 
 from .sandbox_calls import CalendarApi
-from .sandbox_chaos import CallFaults
+from .sandbox_chaos import call_faults
 from .sandbox_errors import error_body
 from .sandbox_routes import api_routes, control_routes
 
@@ -34,7 +34,7 @@ def token_error(exc: TokenError) -> Response:
 
 def create_app():
     server = OAuthServer(client_id=CLIENT[0], client_secret=CLIENT[1], prefix="ya29.sbx")
-    faults = CallFaults()
+    faults = call_faults()
     api = CalendarApi(server, faults)
 
     def render_fault(fault: Fault) -> Response:

@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
-from axhub.sandbox import OAuthServer
+from axhub.sandbox import Faults, OAuthServer
 
 from .sandbox_calendar import CALENDAR_TZ, Calendar
-from .sandbox_chaos import CallFaults, Chaos, RateLimiter
+from .sandbox_chaos import Chaos, RateLimiter
 from .sandbox_errors import INSUFFICIENT_SCOPES, UNAUTHENTICATED, error_body, outage, rate_limited
 from .sandbox_events import ApiError, stamp, now_ms
 
@@ -78,7 +78,7 @@ def _query_view(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 class CalendarApi:
-    def __init__(self, server: OAuthServer, faults: CallFaults) -> None:
+    def __init__(self, server: OAuthServer, faults: Faults) -> None:
         self.server = server
         self.faults = faults
         self.calendar = Calendar(server.user.email)

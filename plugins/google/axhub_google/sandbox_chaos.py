@@ -10,21 +10,15 @@ import time
 from collections import deque
 from typing import Any
 
-from axhub.sandbox import Fault, Faults
+from axhub.sandbox import Faults
 
 API_PREFIX = "/calendar/v3/"
 
 
-class CallFaults(Faults):
-    """``/_control/faults`` rules. Those on Calendar API paths are taken by the call
-    pipeline (which also runs for batched calls), not by build_app's request hook, so a
-    rule meets each call once, direct or batched; other paths (``/token``, ``/batch``)
-    stay with the hook."""
-
-    def take(self, method: str, path: str, *, per_call: bool = False) -> Fault | None:
-        if path.startswith(API_PREFIX) and not per_call:
-            return None
-        return super().take(method, path)
+def call_faults() -> Faults:
+    """``/_control/faults`` rules on Calendar API paths are taken by the call pipeline
+    (which also runs for batched calls), others (``/token``, ``/batch``) by the hook."""
+    return Faults(per_call=lambda path: path.startswith(API_PREFIX))
 
 
 class Chaos:

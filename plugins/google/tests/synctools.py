@@ -3,38 +3,17 @@ through the sandbox's own Calendar API, as a user editing in Google would."""
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import httpx
 
-from axhub.testing import connect
+from axhub.testing import FINISHED, connect_synced, run_sync, wait_for_sync
 
-FINISHED = ("completed", "partial", "failed")
+__all__ = ["FINISHED", "Calendar", "connect_google", "sync", "wait"]
 
-
-def wait(api: httpx.Client, integration: str, sync_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        data = api.get(f"/api/integrations/{integration}/sync/{sync_id}/status").json()["data"]
-        if data["status"] in FINISHED:
-            return data
-        if time.monotonic() > deadline:
-            raise AssertionError(f"sync {sync_id} still {data['status']} after {timeout}s")
-        time.sleep(0.05)
-
-
-def sync(api: httpx.Client, integration: str, **body) -> dict:
-    response = api.post(f"/api/integrations/{integration}/sync", json=body)
-    assert response.status_code == 202, response.text
-    return wait(api, integration, response.json()["data"]["syncId"])
-
-
-def connect_google(api: httpx.Client, **settings) -> str:
-    """Connect and let the initial sync finish."""
-    data = connect(api, "google", settings=settings)
-    if data.get("initialSync"):
-        wait(api, data["integrationId"], data["initialSync"]["syncId"])
-    return data["integrationId"]
+wait = wait_for_sync
+sync = run_sync
+connect_google = partial(connect_synced, provider="google")
 
 
 class Calendar:
@@ -51,10 +30,13 @@ class Calendar:
         return httpx.request(method, self.base + path, headers={"Authorization": f"Bearer {self._token()}"},
                              timeout=30, **kwargs)
 
-    def insert(self, summary: str, start: str, end: str, **extra) -> dict:
+    def insert_event(self, summary: str, start: str, end: str, **extra) -> dict:
         response = self.api("POST", json={"summary": summary, "start": {"dateTime": start}, "end": {"dateTime": end}, **extra})
         assert response.status_code == 200, response.text
         return response.json()
+
+    def insert(self, title: str, start: str, end: str) -> str:
+        return self.insert_event(title, start, end)["id"]
 
     def events(self, include_cancelled: bool = False) -> list[dict]:
         items = self.control.get("/_control/calendar/events").json()["items"]
@@ -62,3 +44,26 @@ class Calendar:
 
     def stats(self) -> dict:
         return self.control.get("/_control/stats").json()
+
+    # -- axhub.testing.calendar.RemoteCalendar ---------------------------------------------
+    def rename(self, event_id: str, title: str) -> None:
+        assert self.api("PATCH", f"/{event_id}", json={"summary": title}).status_code == 200
+
+    def remove(self, event_id: str) -> None:
+        assert self.api("DELETE", f"/{event_id}").status_code == 204
+
+    def titles(self) -> dict[str, str]:
+        return {e["id"]: e["summary"] for e in self.events()}
+
+    def expire_cursor(self) -> None:
+        self.control.post("/_control/expire-sync-tokens")
+
+    def writes(self) -> int:
+        counters = self.stats()["counters"]
+        return sum(v for k, v in counters.items() if k in ("events.insert", "events.patch", "events.update", "events.delete"))
+
+    def trouble(self, on: bool) -> None:
+        if on:
+            self.control.post("/_control/chaos", json={"rate": 0.15, "statuses": [429, 500, 503], "seed": 7})
+        else:
+            self.control.delete("/_control/chaos")
