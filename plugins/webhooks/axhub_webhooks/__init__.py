@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from axhub import Connection, ConnectionReport, ProviderContext, ProviderError, ProviderInfo, Scope, hookimpl
+from axhub import (
+    Connection, ConnectionReport, Delivery, DeliveryOutcome, Notification, ProviderContext, ProviderError, ProviderInfo, Scope,
+    hookimpl,
+)
 from axhub.netguard import Blocked
 
+from . import delivery as _delivery
+from . import notify as _notify
 from .settings import WebhooksSettings
 
 __version__ = "0.1.0"
@@ -17,13 +22,25 @@ INFO = ProviderInfo(
     scopes=(Scope("webhooks.send", (), ("send_webhooks",), "Deliver events to the configured endpoints"),),
     default_scopes=("webhooks.send",),
     settings_type=WebhooksSettings,
-    capabilities=(),
+    capabilities=("notify", "signing"),
 )
 
 
 @hookimpl
 def provider_info() -> ProviderInfo:
     return INFO
+
+
+@hookimpl
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    """Store a signed message for each endpoint that asks for this notification."""
+    await _notify.notify(ctx, notification)
+
+
+@hookimpl
+async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
+    """POST the stored body, signed (Standard Webhooks), to the endpoint's URL."""
+    return await _delivery.deliver(ctx, connection, delivery)
 
 
 @hookimpl

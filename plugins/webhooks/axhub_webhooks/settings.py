@@ -13,9 +13,10 @@ EventName = Literal[
     "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated", "syncCompleted", "syncFailed", "integrationError"
 ]
 # Set by the hub for every delivery (Standard Webhooks) or by HTTP itself: never by a user.
+# (Content-Type may be set, as the spec's example does; the body is JSON either way.)
 RESERVED_HEADERS = {
-    "host", "content-length", "content-type", "transfer-encoding", "connection", "webhook-id", "webhook-timestamp",
-    "webhook-signature", "user-agent",
+    "host", "content-length", "transfer-encoding", "connection", "webhook-id", "webhook-timestamp",
+    "webhook-signature", "user-agent", "te", "upgrade", "expect", "keep-alive", "proxy-authorization",
 }
 
 

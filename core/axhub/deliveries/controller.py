@@ -1,0 +1,129 @@
+"""Routes of an integration's outbound deliveries: ``/api/integrations/{id}/webhooks/…``
+(the message log, replay, statistics, endpoint health, the signing secret). Manager+."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from ..api.docs import errors
+from ..api.schemas import Meta, Wire
+from ..auth import Identity, require_role
+from ..errors import validation_error
+from ..state import Services
+from . import service
+from .service import MessageOut, TargetOut
+
+Svc = NamedDependency[Services]
+Who = NamedDependency[Identity]
+
+
+class MessageList(Wire, kw_only=True):
+    success: bool = True
+    data: list[MessageOut]
+    meta: Meta
+
+
+class MessageResponse(Wire, kw_only=True):
+    success: bool = True
+    data: MessageOut
+
+
+class RecoverIn(Wire, forbid_unknown_fields=True):
+    since: datetime
+    until: datetime | None = None
+
+
+class Recovered(Wire):
+    recovered: int
+    since: datetime
+
+
+class RecoverResponse(Wire, kw_only=True):
+    success: bool = True
+    data: Recovered
+
+
+class Payload(Wire, kw_only=True):
+    success: bool = True
+    data: dict[str, Any]
+
+
+class TargetList(Wire, kw_only=True):
+    success: bool = True
+    data: list[TargetOut]
+
+
+class TargetResponse(Wire, kw_only=True):
+    success: bool = True
+    data: TargetOut
+
+
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise validation_error(field, "must carry a UTC offset (e.g. 2024-03-15T10:00:00Z)")
+    return value
+
+
+class DeliveriesController(Controller):
+    path = "/api/integrations/{integration_id:str}/webhooks"
+    tags = ["webhooks"]
+
+    @get("/messages", summary="The integration's outbound messages, newest first", responses=errors(400, 401, 403, 404))
+    async def list_messages(
+        self, services: Svc, identity: Who, integration_id: FromPath[str],
+        status: Annotated[str | None, QueryParameter(description="pending, delivered, failed")] = None,
+        kind: Annotated[str | None, QueryParameter(description="eventCreated, attendanceUpdated, …")] = None,
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    ) -> MessageList:
+        require_role(identity, "manager")
+        data, meta = await service.messages(services, identity, integration_id, status, kind, page, limit)
+        return MessageList(data=data, meta=meta)
+
+    @get("/messages/{message_id:str}", summary="One message, its payload and every attempt", responses=errors(401, 403, 404))
+    async def get_message(self, services: Svc, identity: Who, integration_id: FromPath[str], message_id: FromPath[str]) -> MessageResponse:
+        require_role(identity, "manager")
+        return MessageResponse(data=await service.message(services, identity, integration_id, message_id))
+
+    @post("/messages/{message_id:str}/resend", status_code=202, summary="Send a delivered or failed message again",
+          responses=errors(401, 403, 404, 409))
+    async def resend(self, services: Svc, identity: Who, integration_id: FromPath[str], message_id: FromPath[str]) -> MessageResponse:
+        require_role(identity, "manager")
+        return MessageResponse(data=await service.resend(services, identity, integration_id, message_id))
+
+    @post("/recover", status_code=202, summary="Send again every failed message created since a time",
+          responses=errors(400, 401, 403, 404))
+    async def recover(self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[RecoverIn]) -> RecoverResponse:
+        require_role(identity, "manager")
+        since = _aware(data.since, "since")
+        until = _aware(data.until, "until") if data.until else None
+        count = await service.recover(services, identity, integration_id, since, until)
+        return RecoverResponse(data=Recovered(recovered=count, since=since))
+
+    @get("/stats", summary="Delivery statistics", responses=errors(401, 403, 404))
+    async def stats(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> Payload:
+        require_role(identity, "manager")
+        return Payload(data=await service.statistics(services, identity, integration_id))
+
+    @get("/endpoints", summary="Health of each endpoint that failed at least once", responses=errors(401, 403, 404))
+    async def endpoints(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> TargetList:
+        require_role(identity, "manager")
+        return TargetList(data=await service.targets(services, identity, integration_id))
+
+    @post("/endpoints/{target:str}/enable", status_code=200, summary="Re-enable an endpoint the hub disabled",
+          responses=errors(401, 403, 404))
+    async def enable(self, services: Svc, identity: Who, integration_id: FromPath[str], target: FromPath[str]) -> TargetResponse:
+        require_role(identity, "manager")
+        return TargetResponse(data=await service.enable_target(services, identity, integration_id, target))
+
+    @post("/secret/rotate", status_code=200, summary="A new signing secret (shown once); the old one signs beside it for a while",
+          responses=errors(401, 403, 404))
+    async def rotate(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> Payload:
+        require_role(identity, "manager")
+        secret, until = await service.rotate_secret(services, identity, integration_id)
+        return Payload(data={"signingSecret": secret, "previousSecretValidUntil": until.isoformat()})
