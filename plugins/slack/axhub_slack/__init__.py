@@ -1,10 +1,14 @@
 """Slack provider for axhub: installs the Attendance-X app in a workspace (OAuth v2, bot
-token), tests it with ``auth.test`` and revokes it with ``auth.revoke``."""
+token), tests it with ``auth.test``, revokes it with ``auth.revoke``, and posts the
+organisation's reminders, alerts, reports and system notices (``notify`` stores each
+message, ``deliver`` posts it; the hub retries)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+import msgspec
 
 from axhub import (
     AuthorizationRequest,
@@ -12,20 +16,26 @@ from axhub import (
     Connection,
     ConnectionReport,
     Credentials,
+    Delivery,
+    DeliveryOutcome,
     Endpoint,
     Grant,
     InvalidCredentials,
+    Notification,
     ProviderContext,
     ProviderError,
     ProviderInfo,
+    RateLimited,
     Scope,
     UserInfo,
     hookimpl,
     oauth,
+    templates,
 )
+from axhub.deliveries import Policy
 from axhub.http import api_limits
 
-from . import api
+from . import api, messages
 from .settings import SlackSettings
 
 __version__ = "0.1.0"
@@ -52,11 +62,13 @@ INFO = ProviderInfo(
     ),
     default_scopes=("messages.send", "channels.read", "users.read", "webhook"),
     settings_type=SlackSettings,
-    capabilities=("oauth", "refresh", "revoke"),
+    capabilities=("oauth", "refresh", "revoke", "notify"),
     endpoints={
         "authorize": Endpoint("https://slack.com/oauth/v2/authorize", "/oauth/v2/authorize"),
         "token": Endpoint("https://slack.com/api/oauth.v2.access", "/api/oauth.v2.access"),
         "api": Endpoint("https://slack.com/api", "/api"),
+        # Incoming webhooks post to https://hooks.slack.com/services/…; the sandbox answers them too.
+        "hooks": Endpoint("https://hooks.slack.com", ""),
     },
     sandbox="axhub_slack.sandbox:create_app",
     sandbox_client=("axhub-sandbox-slack", "sandbox-secret-slack"),
@@ -194,3 +206,64 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
         notes.append(f"Slack does not say that auth.revoke disables the incoming webhook to "
                      f"{hook.get('channel') or 'its channel'}: remove the app from the workspace to be sure")
     return CleanupReport(tokens_revoked=bool(response.json().get("revoked")), notes=tuple(notes))
+
+
+_directory = messages.Directory()
+_pacer = messages.Pacer()
+# Slack's own refusals that no retry will change (a channel, a scope, the message itself).
+FINAL = frozenset({"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
+                   "invalid_blocks", "invalid_blocks_format", "missing_scope", "no_channel", "restricted_action"})
+
+
+@hookimpl
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    """Store one rendered message per Slack integration of the organisation that wants
+    this kind of notification; the hub's delivery worker posts it (``deliver``)."""
+    if notification.kind not in messages.KINDS:
+        return
+    if notification.kind == "integrationError" and notification.data.get("provider") == INFO.slug:
+        return  # Slack's own failures are reported through the other channels
+    connections = await ctx.deliveries.integrations(notification.org_id)
+    if not connections:
+        return
+    org = await ctx.deliveries.organization(notification.org_id)
+    fmt = templates.Formatter(org.timezone, org.locale)
+    for connection in connections:
+        settings: SlackSettings = connection.settings
+        emails = messages.people(notification.data, settings)
+        mentions: list[str] = []
+        if emails:
+            credentials = await connection.credentials()
+            try:
+                mentions = await _directory.users(ctx, connection, credentials.access_token, emails)
+            except ProviderError as exc:  # nobody mentioned beats no message
+                log.warning("slack: users.lookupByEmail failed (%s); posting without mentions", exc.reason)
+        message = messages.build(notification, settings, fmt, org.locale, mentions)
+        if message is None:
+            continue
+        await ctx.deliveries.enqueue(
+            connection, target=message.channel or "incoming-webhook", kind=notification.kind,
+            payload=msgspec.json.encode(message), key=notification.id,
+            subject=notification.data.get("eventId"), policy=Policy(max_retries=5, backoff_multiplier=2.0),
+        )
+
+
+@hookimpl
+async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
+    """Post a stored message; say what Slack said."""
+    message = msgspec.json.decode(delivery.payload, type=messages.Message)
+    if message.channel:
+        await _pacer.turn(connection.id, message.channel)
+    try:
+        result = await messages.send(ctx, connection, message)
+    except RateLimited as exc:
+        return DeliveryOutcome(status="retry", http_status=exc.status, retry_after=exc.retry_after,
+                               error=f"{exc.reason}: {exc.message}", code="RATE_LIMIT_EXCEEDED")
+    except InvalidCredentials as exc:
+        return DeliveryOutcome(status="failed", http_status=exc.status, error=f"{exc.reason}: {exc.message}",
+                               code="INVALID_CREDENTIALS")
+    except ProviderError as exc:
+        final = exc.reason in FINAL or (exc.status is not None and 400 <= exc.status < 500)
+        return DeliveryOutcome(status="failed" if final else "retry", http_status=exc.status,
+                               error=f"{exc.reason}: {exc.message}", code=exc.code)
+    return DeliveryOutcome(status="delivered", http_status=200, excerpt=msgspec.json.encode(result).decode()[:500])

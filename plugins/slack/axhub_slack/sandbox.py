@@ -3,7 +3,8 @@
 Shapes follow Slack's docs and ``slack-web-openapi-v2.json``: the consent page at
 ``/oauth/v2/authorize`` (comma-separated ``scope``), ``/api/oauth.v2.access`` (form post,
 client id/secret as HTTP Basic or form fields), and ``auth.test``, ``auth.revoke``,
-``users.info``. Like Slack, every failure but throttling is HTTP 200 with
+``users.info`` — and the workspace's channels, members and messages
+(:mod:`axhub_slack.sandbox_workspace`). Like Slack, every failure but throttling is HTTP 200 with
 ``{"ok": false, "error": …}``; throttling is HTTP 429, ``Retry-After`` and
 ``{"ok": false, "error": "ratelimited"}`` (inject it with ``POST /_control/faults``).
 
@@ -36,6 +37,9 @@ from axhub.sandbox import (
     form_of,
     redirect,
 )
+
+from .sandbox_workspace import Workspace
+from .sandbox_workspace import routes as workspace_routes
 
 CLIENT = ("axhub-sandbox-slack", "sandbox-secret-slack")
 TEAM = {"id": "T0SANDBOX01", "name": "Attendance-X Sandbox"}
@@ -75,10 +79,13 @@ def create_app():
                          access_ttl=ACCESS_TTL, rotate_refresh=True, scope_separator=",", user=USER)
     revoked: set[str] = set()
     webhooks: dict[str, str] = {}  # url -> channel
+    workspace = Workspace()
+    workspace.reset()
 
     def on_reset() -> None:
         revoked.clear()
         webhooks.clear()
+        workspace.reset()
         server.access_ttl, server.rotate_refresh = ACCESS_TTL, True
 
     def render_fault(fault: Fault) -> Response:
@@ -233,11 +240,12 @@ def create_app():
         return ok(issued, {"user": user}, accepted="users:read")
 
     return build_app(
-        [authorize, token, auth_test, auth_revoke, users_info],
+        [authorize, token, auth_test, auth_revoke, users_info,
+         *workspace_routes(workspace, caller, ok, slack_error, params_of, webhooks, server.counters)],
         server=server,
         render_fault=render_fault,
         extra_stats=lambda: {"revokedTokens": len(revoked), "incomingWebhooks": len(webhooks),
-                             "tokenRotation": server.rotate_refresh},
+                             "tokenRotation": server.rotate_refresh, "messages": len(workspace.messages)},
         on_reset=on_reset,
     )
 

@@ -13,24 +13,15 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from axhub import Settings, SettingsError
+from axhub import Settings, SettingsError, templates
 
 NotificationType = Literal["event_reminders", "attendance_alerts", "system_notifications", "weekly_reports"]
-
-# What a message template may say; the notifier fills these from the event or report.
-PLACEHOLDERS: frozenset[str] = frozenset({
-    "eventName", "timeUntil", "attendanceRate", "eventDate", "eventTime", "location", "organizer",
-    "attendeeCount", "presentCount", "absentCount", "organizationName", "period",
-})
 
 # Slack: channel ids are C… (public) or G… (private, older ones), upper-case letters and digits.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")
 # Slack's channel-name rules: at most 80 characters, lowercase letters (any script),
 # digits, hyphens, underscores and periods; not punctuation only.
 _NAME_PUNCTUATION = frozenset("-_.")
-# Slack truncates longer texts and advises keeping a message under 4,000 characters.
-_TEMPLATE_MAX = 4000
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def check_channel(field: str, value: str | None) -> None:
@@ -58,19 +49,9 @@ def check_channel(field: str, value: str | None) -> None:
 
 
 def check_template(field: str, value: str) -> None:
-    """Non-empty, braces paired, and only the placeholders the notifier knows."""
-    if not value.strip():
-        raise SettingsError(field, "must not be empty (Slack refuses empty messages)")
-    if len(value) > _TEMPLATE_MAX:
-        raise SettingsError(field, f"must be at most {_TEMPLATE_MAX} characters")
-    # Whatever is left once every {placeholder} is taken out must hold no brace at all.
-    leftover = _PLACEHOLDER.sub("", value)
-    if "{" in leftover or "}" in leftover:
-        raise SettingsError(field, "has unbalanced braces: write placeholders as {name}, without nesting")
-    for name in _PLACEHOLDER.findall(value):
-        if name not in PLACEHOLDERS:
-            known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
-            raise SettingsError(field, f"unknown placeholder {{{name}}}; known: {known}")
+    """The core's template rules, with Slack's own limit: it advises keeping a message
+    under 4,000 characters and truncates longer ones."""
+    templates.check(field, value, max_length=4000)
 
 
 def check_webhook_url(field: str, value: str | None) -> None:

@@ -1,0 +1,1 @@
+"""An organisation's own settings (time zone, locale): ``/api/organization/settings``."""
