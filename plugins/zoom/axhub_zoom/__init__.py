@@ -1,5 +1,7 @@
 """Zoom provider for axhub: OAuth 2.0 (PKCE, Basic client authentication, rotating refresh
-tokens), connection test with Zoom's rate-limit headers, revocation on disconnect."""
+tokens), connection test with Zoom's rate-limit headers, revocation on disconnect; meetings
+for Attendance-X events and attendance from participant reports (``meetings``), through
+the core's sync engine."""
 
 from __future__ import annotations
 
@@ -168,6 +170,13 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
         account=user_info(response.json()),
         recommendations=tuple(recommendations),
     )
+
+
+@hookimpl
+def sync(ctx: ProviderContext, connection: Connection):
+    from .meetings import ZoomMeetings
+
+    return ZoomMeetings(ctx, connection)
 
 
 @hookimpl

@@ -10,7 +10,8 @@ Shapes follow Zoom's OAuth guide and ``zoom-openapi-v2.json``:
 - ``POST /oauth/revoke``: ``token=`` → ``{"status": "success"}``;
 - ``GET /v2/users/me``: the user object, Zoom's rate-limit headers on every answer,
   API errors as ``{"code", "message"}`` (124: invalid or expired access token, 4711:
-  the token lacks a scope, 429: rate limited).
+  the token lacks a scope, 429: rate limited);
+- meetings and participant reports: see ``sandbox_meetings``.
 
 Test client: ``axhub-sandbox-zoom`` / ``sandbox-secret-zoom``. Beyond the shared
 ``/_control`` routes: ``POST /_control/app-scopes`` sets the scopes the sandbox's
@@ -28,6 +29,8 @@ from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
+
+from .sandbox_meetings import Meetings, meeting_routes
 
 CLIENT = ("axhub-sandbox-zoom", "sandbox-secret-zoom")
 # The classic scopes the sandbox's Marketplace app is configured with.
@@ -108,10 +111,30 @@ def create_app():
                          access_ttl=ACCESS_TTL, rotate_refresh=True)
     app_scopes: list[str] = list(APP_SCOPES)
     limit = RateLimit()
+    meetings = Meetings()
 
     def on_reset() -> None:
         app_scopes[:] = APP_SCOPES
         limit.configure({})
+        meetings.reset()
+
+    def guard(request: Request, scopes: frozenset[str] | set[str]):
+        """Every ``/v2`` call: the rate limit, then the bearer token and its scopes.
+        An error ``Response``, or the token and the rate-limit headers to answer with."""
+        if not limit.take():
+            return limit.refusal()
+        headers = limit.headers()
+        authorization = request.headers.get("authorization")
+        issued = server.bearer(authorization)
+        if issued is None:
+            token = (authorization or "").partition(" ")[2].strip()
+            known = server.access.get(token)
+            message = "Access token is expired." if known is not None else "Invalid access token."
+            return api_error(401, 124, message, headers)
+        if not set(scopes) & set(issued.scopes):
+            missing = ", ".join(sorted(scopes))
+            return api_error(400, 4711, f"Invalid access token, does not contain scopes:[{missing}].", headers)
+        return issued, headers
 
     def render_fault(fault: Fault) -> Response:
         if fault.path.startswith("/oauth"):
@@ -180,19 +203,10 @@ def create_app():
 
     @get("/v2/users/me")
     async def me(request: Request) -> Response:
-        if not limit.take():
-            return limit.refusal()
-        headers = limit.headers()
-        authorization = request.headers.get("authorization")
-        issued = server.bearer(authorization)
-        if issued is None:
-            token = (authorization or "").partition(" ")[2].strip()
-            known = server.access.get(token)
-            message = "Access token is expired." if known is not None else "Invalid access token."
-            return api_error(401, 124, message, headers)
-        if not USER_READ_SCOPES & set(issued.scopes):
-            missing = ", ".join(sorted(USER_READ_SCOPES))
-            return api_error(400, 4711, f"Invalid access token, does not contain scopes:[{missing}].", headers)
+        checked = guard(request, USER_READ_SCOPES)
+        if isinstance(checked, Response):
+            return checked
+        issued, headers = checked
         u = issued.user
         return Response({
             "id": u.id,
@@ -229,5 +243,6 @@ def create_app():
         limit.configure(data)
         return {"category": limit.category, "type": limit.type, "limit": limit.limit, "remaining": limit.remaining}
 
-    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit], server=server,
+    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit,
+                      *meeting_routes(meetings, guard, api_error)], server=server,
                      render_fault=render_fault, on_reset=on_reset)

@@ -32,7 +32,7 @@ SCOPES = (
 COVERED_BY: dict[str, tuple[frozenset[str], ...]] = {
     MEETING_READ: (frozenset({"meeting:read:admin"}), frozenset({"meeting:read:meeting"})),
     MEETING_WRITE: (frozenset({"meeting:write:admin"}),
-                    frozenset({"meeting:write:meeting", "meeting:update:meeting"})),
+                    frozenset({"meeting:write:meeting", "meeting:update:meeting", "meeting:delete:meeting"})),
     REPORT_READ: (frozenset({"report:read:list_meeting_participants:admin"}),),
     USER_READ: (frozenset({"user:read:admin"}), frozenset({"user:read:user"})),
 }

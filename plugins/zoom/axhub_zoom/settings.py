@@ -74,8 +74,15 @@ class ZoomSettings(Settings):
     # Off by default: each meeting created counts against Zoom's daily per-user limit
     # of meeting create/update requests, so the organisation opts in.
     auto_create_meetings: bool = False
+    # The Attendance-X event types that get a meeting; empty: every type.
+    event_types: list[str] = []
     meeting_defaults: MeetingDefaults = msgspec.field(default_factory=MeetingDefaults)
     attendance_tracking: AttendanceTracking = msgspec.field(default_factory=AttendanceTracking)
+
+    def __post_init__(self) -> None:
+        for i, kind in enumerate(self.event_types):
+            if not kind.strip() or len(kind) > 64:
+                raise SettingsError(f"eventTypes[{i}]", "must be an event type of 1 to 64 characters")
 
 
 def _is_timezone(name: str) -> bool:

@@ -84,7 +84,8 @@ def test_connect_end_to_end(api):
     assert data["userInfo"] == {"id": "sandbox-user-1", "email": "marie.dubois@example.com",
                                 "name": "Marie Dubois", "avatar": "https://sandbox.axhub.invalid/avatars/marie.png"}
     assert sorted(data["permissions"]) == sorted(ALL_PERMISSIONS)
-    assert "initialSync" not in data or data["initialSync"] is None
+    # Meetings go through the sync engine: connecting starts the first run.
+    assert data["initialSync"]["status"] == "scheduled"
     row = view(api, data["integrationId"])
     assert row["type"] == "video" and row["name"] == "Zoom"
     assert row["settings"]["meetingDefaults"]["type"] == "scheduled"
@@ -103,7 +104,7 @@ def test_permissions_follow_what_the_zoom_app_grants(api, sandbox):
 def test_granular_scopes_count_as_the_classic_ones(api, sandbox):
     sandbox.post("/_control/app-scopes", json=[
         "user:read:user", "meeting:read:meeting", "meeting:write:meeting", "meeting:update:meeting",
-        "report:read:list_meeting_participants:admin"])
+        "meeting:delete:meeting", "report:read:list_meeting_participants:admin"])
     data = connect(api, "zoom")
     assert sorted(data["permissions"]) == sorted(ALL_PERMISSIONS)
     assert run_test(api, data["integrationId"])["connectionStatus"] == "healthy"
@@ -273,8 +274,9 @@ def test_zoom_error_bodies_of_the_sandbox(sandbox):
 
 def test_spec_meeting_configuration_is_accepted(api):
     integration = connect(api, "zoom", settings=SPEC_SETTINGS)["integrationId"]
-    assert view(api, integration)["settings"] == SPEC_SETTINGS
-    changed = {**SPEC_SETTINGS, "autoCreateMeetings": False}
+    # The spec's block, plus the event types that get meetings (default: every type).
+    assert view(api, integration)["settings"] == {**SPEC_SETTINGS, "eventTypes": []}
+    changed = {**SPEC_SETTINGS, "autoCreateMeetings": False, "eventTypes": ["meeting", "training"]}
     response = api.put(f"/api/integrations/{integration}/settings", json={"settings": changed})
     assert response.status_code == 200, response.text
     assert response.json()["data"]["settings"] == changed
@@ -283,6 +285,10 @@ def test_spec_meeting_configuration_is_accepted(api):
 @pytest.mark.parametrize("settings,field", [
     ({"autoCreateMeetings": "yes"}, "settings.autoCreateMeetings"),
     ({"meetingDefaults": {"type": "instant"}}, "settings.meetingDefaults.type"),
+    ({"eventTypes": [""]}, "settings.eventTypes[0]"),
+    ({"eventTypes": "meeting"}, "settings.eventTypes"),
+    ({"meetingDefaults": {"recordingSettings": {"autoRecording": "tape"}}},
+     "settings.meetingDefaults.recordingSettings.autoRecording"),
     ({"meetingDefaults": {"duration": 0}}, "settings.meetingDefaults.duration"),
     ({"meetingDefaults": {"duration": 1441}}, "settings.meetingDefaults.duration"),
     ({"meetingDefaults": {"duration": "60"}}, "settings.meetingDefaults.duration"),
