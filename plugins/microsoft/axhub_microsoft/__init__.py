@@ -24,6 +24,7 @@ from axhub import (
     oauth,
 )
 from axhub.http import api_limits
+from axhub.sync import remove_created
 
 from .graph import IDENTITY, at_tenant, first_line, graph_error, normalise_scopes, tenant_of
 from .settings import MicrosoftSettings
@@ -34,7 +35,8 @@ CALENDARS_READ = "Calendars.Read"
 CALENDARS_READWRITE = "Calendars.ReadWrite"
 ONLINE_MEETINGS = "OnlineMeetings.ReadWrite"
 CHANNEL_MESSAGE_SEND = "ChannelMessage.Send"
-KNOWN_SCOPES = (*IDENTITY, CALENDARS_READ, CALENDARS_READWRITE, ONLINE_MEETINGS, CHANNEL_MESSAGE_SEND)
+MAILBOX_SETTINGS = "MailboxSettings.ReadWrite"
+KNOWN_SCOPES = (*IDENTITY, CALENDARS_READ, CALENDARS_READWRITE, ONLINE_MEETINGS, CHANNEL_MESSAGE_SEND, MAILBOX_SETTINGS)
 
 PROFILE = oauth.OAuthProfile(
     # No revocation endpoint: the identity platform cannot revoke one refresh token.
@@ -63,11 +65,14 @@ INFO = ProviderInfo(
         Scope("events.manage", (CALENDARS_READWRITE,), ("manage_events",), "Delete and manage events the hub created"),
         Scope("meetings.create", (ONLINE_MEETINGS,), ("create_meetings",), "Create Teams meetings and set their options"),
         Scope("teams.messages", (CHANNEL_MESSAGE_SEND,), ("send_messages",), "Post notifications to a Teams channel"),
+        # Only to add the Attendance-X category, in outlookSettings.categoryColor, to the
+        # user's colour list; events carry the category without it.
+        Scope("calendar.categories", (MAILBOX_SETTINGS,), ("write_calendar",), "Add the Attendance-X colour category to Outlook"),
     ),
     default_scopes=("calendar.read", "calendar.write", "events.manage"),
     settings_type=MicrosoftSettings,
-    # calendar_sync, meetings and notify come with the sync engine and notify hooks.
-    capabilities=("oauth", "pkce", "refresh"),
+    # meetings and notify come with the Teams parts.
+    capabilities=("oauth", "pkce", "refresh", "calendar_sync"),
     endpoints={
         "authorize": Endpoint(f"{LOGIN}/authorize", "/{tenant}/oauth2/v2.0/authorize"),
         "token": Endpoint(f"{LOGIN}/token", "/{tenant}/oauth2/v2.0/token"),
@@ -171,6 +176,9 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
     settings: MicrosoftSettings = connection.settings
     if settings.teams_channel is not None and CHANNEL_MESSAGE_SEND not in granted:
         notes.append("teamsChannel is set but the teams.messages scope is not granted: reconnect with it")
+    if settings.outlook_settings.category_color != "none" and MAILBOX_SETTINGS not in granted:
+        notes.append("outlookSettings.categoryColor needs the calendar.categories scope to colour the Attendance-X "
+                     "category; without it events carry the category uncoloured")
     if settings.teams_integration.enabled and ONLINE_MEETINGS not in granted:
         notes.append("Teams meeting options (defaultMeetingSettings) need the meetings.create scope")
     return ConnectionReport(
@@ -182,12 +190,28 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
 
 
 @hookimpl
+def sync(ctx: ProviderContext, connection: Connection):
+    from .calendar import OutlookCalendar
+
+    return OutlookCalendar(ctx, connection)
+
+
+@hookimpl
 async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
-    # Deliberately no call at Microsoft: there is nothing to revoke one grant with, and
+    from .calendar import OutlookCalendar
+
+    removed, notes = 0, ()
+    if CALENDARS_READWRITE in normalise_scopes(connection.granted_scopes, KNOWN_SCOPES):
+        # Exactly what the hub created: the events whose transactionId it stamped.
+        calendar = OutlookCalendar(ctx, connection)
+        removed, notes = await remove_created(calendar, calendar.ours, "Outlook")
+    # Deliberately no revocation call: there is nothing to revoke one grant with, and
     # /me/revokeSignInSessions would sign the user out of every application.
     return CleanupReport(
         tokens_revoked=False,
+        events_removed=removed,
         notes=(
+            *notes,
             "Microsoft offers no endpoint to revoke a single refresh token: axhub forgot the tokens; "
             "the last access token stays valid until it expires (typically 60 to 90 minutes)",
             "To withdraw the app's consent, remove it at https://myapps.microsoft.com (work or school "

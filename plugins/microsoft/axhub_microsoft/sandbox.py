@@ -14,6 +14,11 @@ Shapes follow Microsoft's documentation and ``microsoft-graph-v1.0.csdl.xml``:
   "client-request-id"}}}``; throttling as 429 with a fractional ``Retry-After``, and
   ``x-ms-throttle-limit-percentage`` once past 80% of the app's limit.
 
+The Outlook calendar (events, ``calendarView/delta``, ``$batch``, master categories) is in
+``sandbox_outlook`` (the data), ``sandbox_calls`` (one pipeline for direct and batched
+calls: faults, token, throttling, scopes) and ``sandbox_routes`` (routes and
+``/_control/outlook``).
+
 ``POST /_control/graph`` sets what a test needs beyond the shared controls:
 ``{"scopeFormat": "qualified"|"short", "throttle": {"limit", "windowSeconds"}|null,
 "onlineMeetingProviders": [...]}``.
@@ -26,7 +31,6 @@ import dataclasses
 import json
 import time
 import uuid
-from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -37,6 +41,7 @@ from litestar.params import FromPath, JSONBody
 from axhub.sandbox import (
     TEST_USER,
     Fault,
+    Faults,
     OAuthServer,
     TokenError,
     build_app,
@@ -46,6 +51,9 @@ from axhub.sandbox import (
 )
 
 from .graph import GRAPH_RESOURCE, valid_tenant
+from .sandbox_calls import GraphApi, Throttle, route_of
+from .sandbox_outlook import Outlook
+from .sandbox_routes import outlook_routes
 
 CLIENT = ("axhub-sandbox-microsoft", "sandbox-secret-microsoft")
 TENANT_ID = "b2c7a3e1-5d4f-4c8a-9e61-3f0d7a2b9c14"  # the sandbox's directory
@@ -131,7 +139,7 @@ def graph_error(status: int, code: str, message: str, request: Request | None = 
     )
 
 
-_GRAPH_FAULTS = {
+GRAPH_FAULTS = {
     400: ("BadRequest", "Invalid request."),
     401: ("InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
     403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
@@ -158,10 +166,7 @@ def _select(entity: dict[str, Any], request: Request, context: str) -> dict[str,
 @dataclasses.dataclass
 class GraphState:
     scope_format: str = "qualified"  # the Entra protocol docs' form; Graph's tutorials show "short"
-    throttle_limit: int | None = None
-    throttle_window: float = 10.0
     online_meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
-    hits: deque = dataclasses.field(default_factory=deque)
     redeemed: set = dataclasses.field(default_factory=set)
 
 
@@ -169,6 +174,8 @@ def create_app():
     server = OAuthServer(client_id=CLIENT[0], client_secret=CLIENT[1], prefix="sbx-graph",
                          access_ttl=3599, rotate_refresh=True, user=USER)
     state = GraphState()
+    faults = Faults(per_call=lambda path: route_of(path[len("/v1.0"):]))
+    api = GraphApi(server, faults, Outlook(USER.name, USER.email), CALENDARS, DEFAULT_CALENDAR, _graph_scope)
 
     def render_fault(fault: Fault) -> Response:
         if "/oauth2/v2.0/" in fault.path:
@@ -177,7 +184,7 @@ def create_app():
             if fault.status == 429 or fault.status >= 500:
                 return aad_error("temporarily_unavailable", 90033, "A transient error has occurred. Please try again.", fault.status)
             return aad_error("invalid_grant", 70008, EXPIRED, fault.status)
-        code, message = _GRAPH_FAULTS.get(fault.status, ("UnknownError", f"HTTP {fault.status}"))
+        code, message = GRAPH_FAULTS.get(fault.status, ("UnknownError", f"HTTP {fault.status}"))
         headers = {"Retry-After": "2.128"} if fault.status in (429, 503) else UNAUTHENTICATED if fault.status == 401 else {}
         return graph_error(fault.status, code, message, headers=headers)
 
@@ -266,21 +273,16 @@ def create_app():
             return None, graph_error(401, "InvalidAuthenticationToken",
                                      "Access token is empty." if empty else "Access token has expired or is not yet valid.",
                                      request, UNAUTHENTICATED), {}
-        now = time.monotonic()
-        while state.hits and state.hits[0] <= now - state.throttle_window:
-            state.hits.popleft()
         headers = {"x-ms-resource-unit": "1"}
-        if state.throttle_limit is not None:
-            if len(state.hits) >= state.throttle_limit:
-                server.counters["graph.throttled"] += 1
-                wait = max(0.001, state.hits[0] + state.throttle_window - now)
-                return issued, graph_error(429, "TooManyRequests", "Please retry again later.", request, {
-                    "Retry-After": f"{wait:.3f}",
-                    "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{TENANT_ID}/{CLIENT[0]}",
-                    "x-ms-throttle-information": "ResourceUnitLimitExceeded"}), {}
-            state.hits.append(now)
-            if len(state.hits) >= 0.8 * state.throttle_limit:
-                headers["x-ms-throttle-limit-percentage"] = f"{len(state.hits) / state.throttle_limit:.1f}"
+        wait, used = api.throttle.take()
+        if wait is not None:
+            server.counters["graph.throttled"] += 1
+            return issued, graph_error(429, "TooManyRequests", "Please retry again later.", request, {
+                "Retry-After": f"{wait:.3f}",
+                "x-ms-throttle-scope": f"Tenant_Application/ReadWrite/{TENANT_ID}/{CLIENT[0]}",
+                "x-ms-throttle-information": "ResourceUnitLimitExceeded"}), {}
+        if used is not None and used >= 0.8:
+            headers["x-ms-throttle-limit-percentage"] = f"{used:.1f}"
         granted = {_graph_scope(s).lower() for s in issued.scopes}
         if not granted & {n.lower() for n in needs}:
             if needs[0].startswith("User."):
@@ -347,12 +349,11 @@ def create_app():
             state.scope_format = data["scopeFormat"]
         if "throttle" in data:
             throttle = data["throttle"] or {}
-            state.throttle_limit = int(throttle["limit"]) if throttle.get("limit") is not None else None
-            state.throttle_window = float(throttle.get("windowSeconds", 10))
-            state.hits.clear()
+            api.throttle = Throttle(int(throttle["limit"]) if throttle.get("limit") is not None else None,
+                                    float(throttle.get("windowSeconds", 10)))
         if "onlineMeetingProviders" in data:
             state.online_meeting_providers = tuple(data["onlineMeetingProviders"])
-        return {"scopeFormat": state.scope_format, "throttleLimit": state.throttle_limit,
+        return {"scopeFormat": state.scope_format, "throttleLimit": api.throttle.limit,
                 "onlineMeetingProviders": list(state.online_meeting_providers)}
 
     def _code_error(exc: TokenError, reused: bool) -> Response:
@@ -368,9 +369,15 @@ def create_app():
         fresh = GraphState()
         for field in dataclasses.fields(GraphState):
             setattr(state, field.name, getattr(fresh, field.name))
+        api.reset()
 
-    return build_app([authorize, token, me, default_calendar, one_calendar, configure], server=server,
-                     render_fault=render_fault, on_reset=on_reset)
+    def stats() -> dict[str, Any]:
+        return {"counters": {**server.counters, **{f"graph.{k}": v for k, v in api.counters.items()}},
+                "outlook": {"events": sum(1 for e in api.outlook.events.values() if not e.deleted),
+                            "categories": len(api.outlook.categories)}}
+
+    return build_app([authorize, token, me, default_calendar, one_calendar, configure, *outlook_routes(api, server)],
+                     server=server, faults=faults, render_fault=render_fault, on_reset=on_reset, extra_stats=stats)
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

@@ -77,8 +77,23 @@ class TeamsChannel(Settings):
             raise SettingsError("teamsChannel.channelId", "must be a Teams channel id such as 19:…@thread.tacv2")
 
 
+class SyncWindow(Settings):
+    """The span of the calendarView that delta sync follows, in days around today (Graph's
+    delta needs one). Events outside it are read at each full listing only."""
+
+    past_days: int = 365
+    future_days: int = 1095
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.past_days <= 3650:
+            raise SettingsError("syncWindow.pastDays", "must be between 0 and 3650 days")
+        if not 1 <= self.future_days <= 3650:
+            raise SettingsError("syncWindow.futureDays", "must be between 1 and 3650 days")
+
+
 class MicrosoftSettings(SyncSettings):
     calendar_id: str = "primary"  # "primary" is the user's default calendar (Graph /me/calendar)
+    sync_window: SyncWindow = msgspec.field(default_factory=SyncWindow)
     teams_integration: TeamsIntegration = msgspec.field(default_factory=TeamsIntegration)
     outlook_settings: OutlookSettings = msgspec.field(default_factory=OutlookSettings)
     teams_channel: TeamsChannel | None = None

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from axhub.testing import begin_connect, connect, follow_consent
+from axhub.testing import begin_connect, connect_synced, follow_consent
 
 CALLBACK = "https://app.example.com/integrations/callback"
 SPEC_SETTINGS = {
@@ -141,12 +141,13 @@ def test_access_denied(hub):
 def test_refresh_rotates_the_refresh_token(hub):
     control(hub, "config", {"accessTokenTtl": 10})  # inside the refresh margin: due at once
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
+        before = stats(hub)["counters"].get("token.refresh_token", 0)  # the initial sync may have refreshed
         for expected in (1, 2):
             result = api.post(f"/api/integrations/{integration}/test").json()["data"]
             assert result["connectionStatus"] == "healthy", result
             current = stats(hub)
-            assert current["counters"]["token.refresh_token"] == expected
+            assert current["counters"]["token.refresh_token"] == before + expected
             # Rotation: each refresh killed the token it used, and the hub kept the new one.
             assert current["liveRefreshTokens"] == 1
 
@@ -154,7 +155,7 @@ def test_refresh_rotates_the_refresh_token(hub):
 def test_dead_refresh_token(hub):
     control(hub, "config", {"accessTokenTtl": 10})
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         control(hub, "revoke-all")
         control(hub, "expire-access-tokens")
         result = api.post(f"/api/integrations/{integration}/test").json()["data"]
@@ -165,7 +166,7 @@ def test_dead_refresh_token(hub):
 
 def test_connection_test_shape(hub):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK, settings=SPEC_SETTINGS)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK}, **SPEC_SETTINGS)
         response = api.post(f"/api/integrations/{integration}/test")
         assert response.status_code == 200
         data = response.json()["data"]
@@ -180,7 +181,7 @@ def test_connection_test_shape(hub):
 
 def test_connection_test_reports_graph_throttling(hub):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         control(hub, "graph", {"throttle": {"limit": 5, "windowSeconds": 60}})  # connect's /me is not counted
         data = api.post(f"/api/integrations/{integration}/test").json()["data"]
         assert data["connectionStatus"] == "healthy"  # /me + calendar: 2 of 5
@@ -196,7 +197,7 @@ def test_connection_test_reports_graph_throttling(hub):
 
 def test_graph_429_fault_with_fractional_retry_after(hub):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         control(hub, "faults", {"path": "/v1.0/me", "status": 429, "headers": {"Retry-After": "0.5"}})
         data = api.post(f"/api/integrations/{integration}/test").json()["data"]
         assert data["connectionStatus"] == "unhealthy"
@@ -214,7 +215,7 @@ def test_graph_429_fault_with_fractional_retry_after(hub):
 
 def test_graph_401_is_invalid_credentials(hub):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         control(hub, "faults", {"path": "/v1.0/me", "status": 401})
         data = api.post(f"/api/integrations/{integration}/test").json()["data"]
     assert data["lastError"]["code"] == "INVALID_CREDENTIALS"
@@ -228,7 +229,7 @@ def test_unknown_calendar_and_personal_account(hub):
     control(hub, "graph", {"onlineMeetingProviders": ["skypeForConsumer"]})
     with hub.client("manager") as api:
         settings = {"teamsIntegration": {"enabled": True}}
-        integration = connect(api, "microsoft", redirectUri=CALLBACK, settings=settings)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK}, **settings)
         data = api.post(f"/api/integrations/{integration}/test").json()["data"]
         assert any("Teams meetings are not available" in r for r in data["recommendations"]), data
         other = {"settings": {"calendarId": "AAMkAGI2TGuLBBB="}}
@@ -261,7 +262,7 @@ def test_unknown_calendar_and_personal_account(hub):
 )
 def test_settings_validation(hub, body, field):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         response = api.put(f"/api/integrations/{integration}/settings", json=body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
@@ -271,7 +272,7 @@ def test_settings_validation(hub, body, field):
 def test_spec_settings_round_trip(hub):
     channel = {"teamId": "02bd9fd6-8f93-4758-87c3-1fb73740a315", "channelId": "19:09fc54a3141a45d0bc769cf506d2e079@thread.tacv2"}
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK, settings=SPEC_SETTINGS)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK}, **SPEC_SETTINGS)
         response = api.put(f"/api/integrations/{integration}/settings", json={"settings": {"teamsChannel": channel}, "syncInterval": 600})
         assert response.status_code == 200, response.text
         settings = response.json()["data"]["settings"]
@@ -292,7 +293,7 @@ def test_connect_refuses_bad_settings_before_consent(hub):
 
 def test_disconnect_says_tokens_are_forgotten_not_revoked(hub):
     with hub.client("manager") as api:
-        integration = connect(api, "microsoft", redirectUri=CALLBACK)["integrationId"]
+        integration = connect_synced(api, "microsoft", body={"redirectUri": CALLBACK})
         response = api.delete(f"/api/integrations/{integration}")
         assert response.status_code == 200
         data = response.json()["data"]

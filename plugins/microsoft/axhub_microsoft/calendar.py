@@ -1,0 +1,401 @@
+"""The Outlook calendar adapter the core's sync engine drives, over Microsoft Graph v1.0.
+
+Listing: ``calendarView/delta`` over the integration's window (``syncWindow``, by
+default a year back and three ahead: Graph's delta needs one), ``Prefer:
+odata.maxpagesize``, following ``@odata.nextLink``; the last page's
+``@odata.deltaLink`` is the cursor, and 410 ``syncStateNotFound`` turns into
+:class:`CursorExpired`. ``@removed`` items are deletions (``reason: deleted``) or events
+that left the window (``changed``: not deletions, nothing is done). A full listing also
+asks ``/events`` for what lies outside the window, so that a linked event there is not
+taken for a deleted one.
+
+Writing: JSON batches at ``/$batch``, 20 requests each, matched back by ``id`` (Graph
+answers in any order); throttled (429 with a possibly fractional ``Retry-After``) or
+transiently failed requests go again with backoff, others fail alone. Events the hub
+creates carry a ``transactionId`` made of the Attendance-X id and version: Graph makes a
+create with a known one idempotent, and it tells the engine which events are ours.
+
+Times the Graph way: ``dateTime`` without an offset plus ``timeZone`` (the event's IANA
+zone) when writing; reads ask ``Prefer: outlook.timezone="UTC"`` and take the event's
+own zone from ``originalStartTimeZone``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterator, Sequence
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from axhub import Connection, ProviderContext, ProviderError, ProviderPermissionDenied
+from axhub.http import retry_after
+from axhub.retry import Again, settle_calls, with_retries
+from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
+
+from .graph import graph_error
+from .settings import CATEGORY_PRESETS, MicrosoftSettings
+
+PAGE_SIZE = 500  # Prefer: odata.maxpagesize
+MAX_BATCH = 20  # Graph's JSON batching limit
+ATTEMPTS = 6
+CATEGORY = "Attendance-X"
+TRANSACTION = "axhub:"
+UTC_PREFER = 'outlook.timezone="UTC"'
+# Reads: times in UTC, bodies as text (Outlook users' events are HTML otherwise).
+READ_PREFER = f'odata.maxpagesize={PAGE_SIZE}, {UTC_PREFER}, outlook.body-content-type="text"'
+# Windows zone names Graph may answer in originalStartTimeZone, mapped to IANA (the
+# events Outlook users create carry them).
+WINDOWS_ZONES = {
+    "UTC": "UTC", "GMT Standard Time": "Europe/London", "Romance Standard Time": "Europe/Paris",
+    "W. Europe Standard Time": "Europe/Berlin", "Central Europe Standard Time": "Europe/Budapest",
+    "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago",
+    "Mountain Standard Time": "America/Denver", "Pacific Standard Time": "America/Los_Angeles",
+    "Tokyo Standard Time": "Asia/Tokyo", "India Standard Time": "Asia/Kolkata",
+}
+
+
+def transaction_id(integration_id: str, event_id: str, version: int) -> str:
+    """Fixed by what is being created, so that a create retried after a crash is the same."""
+    digest = hashlib.sha256(f"{integration_id}:{event_id}:{version}".encode()).hexdigest()[:16]
+    return f"{TRANSACTION}{event_id}:{digest}"
+
+
+def local_id_of(transaction: str | None) -> str | None:
+    if transaction and transaction.startswith(TRANSACTION):
+        return transaction[len(TRANSACTION):].rsplit(":", 1)[0] or None
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def iana(name: str | None) -> str:
+    if not name:
+        return "UTC"
+    name = WINDOWS_ZONES.get(name, name)
+    try:
+        ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - a zone Python does not know is kept as UTC
+        return "UTC"
+    return name
+
+
+# The fields of Graph's event the adapter reads, decoded straight from the page's bytes.
+class _Time(msgspec.Struct):
+    dateTime: datetime  # noqa: N815 - Graph's names
+    timeZone: str = "UTC"  # noqa: N815
+
+
+class _Address(msgspec.Struct):
+    address: str | None = None
+    name: str | None = None
+
+
+class _Attendee(msgspec.Struct):
+    emailAddress: _Address | None = None  # noqa: N815
+
+
+class _Body(msgspec.Struct):
+    contentType: str = "text"  # noqa: N815
+    content: str = ""
+
+
+class _Location(msgspec.Struct):
+    displayName: str | None = None  # noqa: N815
+
+
+class _Removed(msgspec.Struct):
+    reason: str = "deleted"
+
+
+class _Event(msgspec.Struct, rename={"removed": "@removed"}):
+    id: str
+    removed: _Removed | None = None
+    changeKey: str | None = None  # noqa: N815
+    lastModifiedDateTime: datetime | None = None  # noqa: N815
+    subject: str | None = None
+    body: _Body | None = None
+    start: _Time | None = None
+    end: _Time | None = None
+    originalStartTimeZone: str | None = None  # noqa: N815
+    location: _Location | None = None
+    attendees: list[_Attendee] = []
+    sensitivity: str | None = None
+    isCancelled: bool = False  # noqa: N815
+    transactionId: str | None = None  # noqa: N815
+
+
+class _Page(msgspec.Struct, rename={"next_link": "@odata.nextLink", "delta_link": "@odata.deltaLink"}):
+    value: list[_Event] = []
+    next_link: str | None = None
+    delta_link: str | None = None
+
+
+class _Reply(msgspec.Struct):
+    id: str
+    status: int
+    headers: dict[str, str] = {}
+    body: Any = None
+
+
+class _Batch(msgspec.Struct):
+    responses: list[_Reply] = []
+
+
+def _utc(value: _Time | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = value.dateTime
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc)
+    if value.timeZone == "UTC":  # what was asked for
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=ZoneInfo(iana(value.timeZone))).astimezone(timezone.utc)
+
+
+def _wall(moment: datetime, tz: str) -> dict[str, str]:
+    """Graph's dateTimeTimeZone: the wall-clock time in ``tz``, no offset."""
+    return {"dateTime": moment.astimezone(ZoneInfo(tz)).replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": tz}
+
+
+class OutlookCalendar:
+    batch_size = MAX_BATCH
+
+    def __init__(self, ctx: ProviderContext, connection: Connection) -> None:
+        self.ctx = ctx
+        self.connection = connection
+        self.settings: MicrosoftSettings = connection.settings
+        self.graph = ctx.endpoint("graph")
+        calendar = self.settings.calendar_id
+        self.base = "/me/calendar" if calendar == "primary" else f"/me/calendars/{quote(calendar, safe='')}"
+        self.fields = FIELDS
+        outlook = self.settings.outlook_settings
+        self.color = CATEGORY_PRESETS[outlook.category_color]
+        self.categories = [CATEGORY] if self.color != "none" else []
+        self._category_checked = False
+
+    # -- mapping -----------------------------------------------------------------------
+    def to_graph(self, data: EventData) -> dict[str, Any]:
+        tz = iana(data.timezone)
+        outlook = self.settings.outlook_settings
+        return {
+            "subject": data.title,
+            "body": {"contentType": "text", "content": data.description or ""},
+            "start": _wall(data.start, tz),
+            "end": _wall(data.end, tz),
+            "location": {"displayName": data.location or ""},
+            "attendees": [{"emailAddress": {"address": a.email, **({"name": a.name} if a.name else {})},
+                           "type": "optional" if a.role == "optional" else "required"} for a in data.attendees],
+            "sensitivity": "private" if data.private else "normal",
+            "importance": outlook.importance,
+            "showAs": outlook.show_as,
+            "categories": self.categories,
+        }
+
+    def from_graph(self, item: _Event) -> RemoteEvent:
+        remote = RemoteEvent(external_id=item.id, etag=item.changeKey, updated=item.lastModifiedDateTime,
+                             deleted=item.removed is not None or item.isCancelled, local_id=local_id_of(item.transactionId))
+        if remote.deleted:
+            return remote
+        start, end = _utc(item.start), _utc(item.end)
+        if start is None or end is None:
+            remote.deleted = True  # not an event Attendance-X can hold
+            return remote
+        remote.data = EventData(
+            title=item.subject or "(untitled)",
+            start=start,
+            end=max(end, start),
+            timezone=iana(item.originalStartTimeZone or (item.start.timeZone if item.start else None)),
+            description=(item.body.content.strip() or None) if item.body else None,
+            location=(item.location.displayName or None) if item.location else None,
+            attendees=tuple(sorted(
+                # Graph fills a missing name with the address: that is no name.
+                (Attendee(a.emailAddress.address.lower(),
+                          a.emailAddress.name if a.emailAddress.name and a.emailAddress.name.lower() != a.emailAddress.address.lower() else None)
+                 for a in item.attendees if a.emailAddress and a.emailAddress.address),
+                key=lambda a: a.email,
+            )),
+            private=item.sensitivity in ("private", "confidential"),
+        )
+        return remote
+
+    def exports(self, data: EventData) -> bool:
+        return True
+
+    # -- listing -----------------------------------------------------------------------
+    def window(self) -> tuple[datetime, datetime]:
+        """The calendarView the delta round covers, whole days around today."""
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        span = self.settings.sync_window
+        return today - timedelta(days=span.past_days), today + timedelta(days=span.future_days)
+
+    def _key(self) -> str:
+        """What the cursor was made for: another calendar or window means a full listing."""
+        span = self.settings.sync_window
+        return f"{self.settings.calendar_id}|{span.past_days}|{span.future_days}|"
+
+    async def _get(self, url: str, params: dict[str, str] | None = None) -> _Page:
+        if not url.startswith(self.graph + "/"):
+            # A link must lead back to Graph: the access token goes with it.
+            raise ProviderError(f"Graph answered a link outside {self.graph}", reason="bad_link")
+
+        async def once() -> _Page:
+            token = await self.connection.access_token()
+            try:
+                response = await self.ctx.call("GET", url, token=token, params=params, errors=graph_error,
+                                               headers={"Prefer": READ_PREFER})
+            except ProviderError as exc:
+                if exc.status == 410 or exc.reason in ("syncStateNotFound", "resyncRequired", "SyncStateNotFound"):
+                    raise CursorExpired() from None
+                raise
+            return msgspec.json.decode(response.content, type=_Page)
+
+        return await with_retries(once, attempts=ATTEMPTS)
+
+    async def _pages(self, url: str, params: dict[str, str] | None) -> AsyncIterator[_Page]:
+        """Follow ``@odata.nextLink``, asking for the next page while the caller handles
+        this one (Graph builds the next page meanwhile)."""
+        ahead: asyncio.Future[_Page] | None = None
+        try:
+            page = await self._get(url, params)
+            while True:
+                ahead = asyncio.ensure_future(self._get(page.next_link)) if page.next_link else None
+                yield page
+                if ahead is None:
+                    return
+                page, ahead = await ahead, None
+        finally:
+            if ahead is not None:  # the caller stopped early: drop the page asked ahead
+                ahead.add_done_callback(lambda task: task.cancelled() or task.exception())
+                ahead.cancel()
+
+    async def changes(self, cursor: str | None) -> AsyncIterator[Page]:
+        key = self._key()
+        if cursor is not None and not cursor.startswith(key):
+            raise CursorExpired()  # the settings moved the window or the calendar
+        if cursor:
+            url, params = cursor[len(key):], None
+            if not url.startswith(self.graph + "/"):
+                raise CursorExpired()  # made against another Graph endpoint (sandbox, national cloud)
+        else:
+            start, end = self.window()
+            url = f"{self.graph}{self.base}/calendarView/delta"
+            params = {"startDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "endDateTime": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        async for page in self._pages(url, params):
+            # "changed": the event left the window; it is not gone (see the module's doc).
+            items = [self.from_graph(i) for i in page.value if not (i.removed and i.removed.reason == "changed")]
+            if page.next_link:
+                yield Page(items=items)
+            elif cursor is None:
+                # A full listing is the whole calendar for the engine: add what lies outside the window.
+                yield Page(items=items)
+                async for outside in self._outside():
+                    yield Page(items=[self.from_graph(i) for i in outside.value])
+                yield Page(items=[], cursor=key + (page.delta_link or ""))
+            else:
+                yield Page(items=items, cursor=key + page.delta_link if page.delta_link else None)
+
+    def _outside(self) -> AsyncIterator[_Page]:
+        start, end = self.window()
+        return self._pages(f"{self.graph}{self.base}/events", {
+            "$filter": f"end/dateTime le '{start:%Y-%m-%dT%H:%M:%S}' or start/dateTime ge '{end:%Y-%m-%dT%H:%M:%S}'",
+            "$top": str(PAGE_SIZE),
+        })
+
+    async def ours(self) -> list[RemoteEvent]:
+        """The events the hub created (their transactionId names an Attendance-X event),
+        across the whole calendar: ``/events`` has no window."""
+        return [RemoteEvent(external_id=i.id, etag=i.changeKey, updated=None, deleted=False,
+                            local_id=local_id_of(i.transactionId))
+                async for page in self._pages(f"{self.graph}{self.base}/events",
+                                              {"$select": "id,transactionId", "$top": str(PAGE_SIZE)})
+                for i in page.value if local_id_of(i.transactionId)]
+
+    # -- writing -----------------------------------------------------------------------
+    async def _ensure_category(self) -> None:
+        """Our category in the user's master list, with the colour the settings ask
+        (needs MailboxSettings.ReadWrite; without it events still carry the category)."""
+        if self._category_checked or not self.categories:
+            return
+        self._category_checked = True
+        token = await self.connection.access_token()
+        url = f"{self.graph}/me/outlook/masterCategories"
+        try:
+            listed = (await self.ctx.call("GET", url, token=token, errors=graph_error)).json().get("value") or []
+            if not any((c.get("displayName") or "").lower() == CATEGORY.lower() for c in listed):
+                await self.ctx.call("POST", url, token=token, errors=graph_error,
+                                    json={"displayName": CATEGORY, "color": self.color})
+        except ProviderPermissionDenied:
+            pass
+
+    def _request(self, key: int, op: WriteOp, kind: str) -> dict[str, Any]:
+        if kind == "create":
+            body = {**self.to_graph(op.data), "transactionId": transaction_id(self.connection.id, op.event_id, op.version)}  # type: ignore[arg-type]
+            return {"id": str(key), "method": "POST", "url": f"{self.base}/events",
+                    "headers": {"Content-Type": "application/json", "Prefer": UTC_PREFER}, "body": body}
+        url = f"/me/events/{quote(op.external_id or '', safe='')}"
+        if kind == "update":
+            return {"id": str(key), "method": "PATCH", "url": url,
+                    "headers": {"Content-Type": "application/json", "Prefer": UTC_PREFER}, "body": self.to_graph(op.data)}  # type: ignore[arg-type]
+        return {"id": str(key), "method": "DELETE", "url": url}
+
+    async def _send(self, requests: list[dict[str, Any]]) -> dict[str, _Reply]:
+        payload = msgspec.json.encode({"requests": requests})
+
+        async def once() -> dict[str, _Reply]:
+            token = await self.connection.access_token()
+            response = await self.ctx.call("POST", f"{self.graph}/$batch", token=token, content=payload, errors=graph_error,
+                                           headers={"Content-Type": "application/json"})
+            replies = {r.id: r for r in msgspec.json.decode(response.content, type=_Batch).responses}
+            missing = {r["id"] for r in requests} - set(replies)
+            for key in missing:  # unanswered: tried again like a transient failure
+                replies[key] = _Reply(id=key, status=503)
+            return replies
+
+        return await with_retries(once, attempts=ATTEMPTS)
+
+    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        if any(op.kind != "delete" for op in ops):
+            await self._ensure_category()
+        kinds = {i: op.kind for i, op in enumerate(ops)}  # an update of a vanished event becomes a create
+
+        async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
+            replies = await self._send([self._request(i, ops[i], kinds[i]) for i in pending])
+            outcomes: dict[int, WriteResult | Again] = {}
+            for i in pending:
+                reply = replies[str(i)]
+                outcome = self._outcome(kinds[i], ops[i], reply)
+                if outcome == "recreate":
+                    kinds[i] = "create"
+                    outcome = Again()
+                outcomes[i] = outcome
+            return outcomes
+
+        done, unsettled = await settle_calls(list(range(len(ops))), round_trip, attempts=ATTEMPTS)
+        for i in unsettled:
+            done[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
+                                  error="Microsoft Graph kept throttling or failing this request; it is retried next sync")
+        return [done[i] for i in range(len(ops))]
+
+    @staticmethod
+    def _outcome(kind: str, op: WriteOp, reply: _Reply) -> WriteResult | Again | str:
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if 200 <= reply.status < 300:
+            if kind == "delete":
+                return WriteResult(ok=True, external_id=op.external_id)
+            event = msgspec.convert(body, _Event)
+            return WriteResult(ok=True, external_id=event.id, etag=event.changeKey, updated=event.lastModifiedDateTime)
+        if reply.status in (429, 500, 502, 503, 504):
+            headers = {k.lower(): v for k, v in reply.headers.items()}
+            return Again(retry_after(headers))
+        if reply.status == 404 and kind == "delete":
+            return WriteResult(ok=True, external_id=op.external_id)  # already gone
+        if reply.status == 404 and kind == "update":
+            return "recreate"
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = {401: "INVALID_CREDENTIALS", 403: "PERMISSION_DENIED"}.get(reply.status, "SYNC_FAILED")
+        return WriteResult(ok=False, error_code=code,
+                           error=f"Microsoft Graph answered {reply.status}: {error.get('message') or error.get('code') or 'no detail'}")
