@@ -1,0 +1,1 @@
+"""Integration analytics: ``GET /api/integrations/analytics/metrics`` and ``axhub analytics``."""
