@@ -1,0 +1,169 @@
+"""``axhub plugin new``: a ready provider plugin package from the templates in
+``plugin_template/`` (shipped in the wheel): pyproject with the entry point, the hook
+module, settings, a sandbox on :class:`axhub.sandbox.OAuthServer`, the conformance
+test and a README. It installs, is discovered and passes the conformance suite as is.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+PLUGIN_TYPES = ("calendar", "communication", "video")
+SLUG = re.compile(r"[a-z][a-z0-9]{1,30}")
+
+
+def core_requirement(version: str) -> str:
+    """The core versions a new plugin declares: this minor series while the core is 0.x
+    (its hook API may change between minors), this major series from 1.0."""
+    major, minor = (int(x) for x in version.split(".")[:2])
+    if major == 0:
+        return f"axhub>=0.{minor},<0.{minor + 1}"
+    return f"axhub>={major}.{minor},<{major + 1}"
+
+
+_SETTINGS = {
+    "calendar": '    calendar_id: str = "primary"\n',
+    "communication": '    channel: str = "#general"\n    event_reminder: str = "Reminder: {eventName} starts in {timeUntil}"\n\n'
+                     '    def __post_init__(self) -> None:\n'
+                     '        # Refused when saved (400 VALIDATION_ERROR, field eventReminder), not when sent.\n'
+                     '        templates.check("eventReminder", self.event_reminder)\n',
+    "video": "    waiting_room: bool = True\n",
+}
+_SCOPES = {
+    "calendar": [("calendar.read", "calendar:read", "read_calendar", "Read the user's calendars and events"),
+                 ("calendar.write", "calendar:write", "write_calendar", "Create, change and delete events")],
+    "communication": [("messages.send", "messages:write", "send_messages", "Post messages in the workspace's channels")],
+    "video": [("meetings.read", "meetings:read", "read_meetings", "Read the user's meetings"),
+              ("meetings.write", "meetings:write", "create_meetings", "Create and change meetings")],
+}
+_DESCRIPTIONS = {
+    "calendar": "Events synced with {name} calendars.",
+    "communication": "Event reminders posted to {name}.",
+    "video": "{name} meetings for Attendance-X events.",
+}
+
+_NAMES = ("AuthorizationRequest", "CleanupReport", "Connection", "ConnectionReport", "Credentials", "Endpoint", "Grant",
+          "InvalidCredentials", "ProviderContext", "ProviderInfo", "Scope", "UserInfo", "hookimpl", "oauth")
+_NOTIFY_NAMES = ("Delivery", "DeliveryOutcome", "Notification", "ProviderError", "RateLimited", "templates")
+_NOTIFY_IMPORTS = "from axhub.deliveries import Policy\n"
+_NOTIFY_HOOKS = '''
+
+@hookimpl
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    """Store one message per connected integration of the organisation; the hub's
+    delivery worker sends it (``deliver``), retries it and records every attempt."""
+    if notification.kind != "eventReminder":
+        return
+    org = await ctx.deliveries.organization(notification.org_id)
+    values = templates.values_for(notification.data, templates.Formatter(org.timezone, org.locale))
+    for connection in await ctx.deliveries.integrations(notification.org_id):
+        settings: Settings = connection.settings
+        text = templates.render(settings.event_reminder, values)
+        await ctx.deliveries.enqueue(connection, target=settings.channel, kind=notification.kind,
+                                     payload=json.dumps({"channel": settings.channel, "text": text}).encode(),
+                                     key=notification.id, policy=Policy(max_retries=3))
+
+
+@hookimpl
+async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
+    credentials = await connection.credentials()
+    try:
+        # The message id lets the provider drop a second copy after a lost answer.
+        response = await ctx.call("POST", ctx.endpoint("api") + "/messages", token=credentials.access_token,
+                                  content=delivery.payload, headers={"Content-Type": "application/json",
+                                                                     "Idempotency-Key": delivery.id})
+    except RateLimited as exc:
+        return DeliveryOutcome(status="retry", http_status=exc.status, retry_after=exc.retry_after,
+                               error=exc.message, code="RATE_LIMIT_EXCEEDED")
+    except InvalidCredentials as exc:
+        return DeliveryOutcome(status="failed", http_status=exc.status, error=exc.message, code="INVALID_CREDENTIALS")
+    except ProviderError as exc:
+        final = exc.status is not None and 400 <= exc.status < 500
+        return DeliveryOutcome(status="failed" if final else "retry", http_status=exc.status, error=exc.message,
+                               code=exc.code)
+    return DeliveryOutcome(status="delivered", http_status=response.status_code, excerpt=response.text[:500])
+'''
+_NOTIFY_SANDBOX = '''
+    @post("/api/messages", status_code=201)
+    async def send(request: Request) -> Response:
+        if authenticated(request) is None:
+            return Response({"error": "invalid_token"}, status_code=401)
+        key = request.headers.get("idempotency-key")
+        messages = store.setdefault("messages", [])
+        if key is None or all(m["key"] != key for m in messages):
+            messages.append({"key": key, **(await request.json())})
+        return Response({"ok": True, "id": key}, status_code=201)
+
+    @get("/_control/messages", sync_to_thread=False)
+    def sent() -> dict[str, Any]:
+        return {"messages": store.get("messages", [])}
+'''
+_NOTIFY_TESTS = '''
+
+class TestNotifierConformance(NotifierConformance):
+    provider = "{slug}"
+    notification = ("eventReminder", {{"title": "Kick-off", "start": "2030-01-01T09:00:00Z"}})
+    send_path = "/api/messages"
+
+    def sent(self, hub):
+        return len(hub.sandbox(self.provider).get("/_control/messages").json()["messages"])
+'''
+
+
+def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
+    """The package's files: relative path → text."""
+    name = slug.capitalize()
+    notifying = plugin_type == "communication"
+    scopes = _SCOPES[plugin_type]
+    values = {
+        "slug": slug, "name": name, "upper": slug.upper(), "type": plugin_type,
+        "description": _DESCRIPTIONS[plugin_type].format(name=name),
+        "core_requirement": core_requirement(version),
+        "scopes": "\n".join(f'        Scope("{n}", ("{p}",), ("{perm}",), "{d}"),' for n, p, perm, d in scopes),
+        "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
+        "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *(["notify"] if notifying else []))),
+        "stdlib": "\nimport json\n" if notifying else "",
+        "imports": _NOTIFY_IMPORTS if notifying else "",
+        "axhub_names": "".join(f"    {n},\n" for n in sorted(_NAMES + (_NOTIFY_NAMES if notifying else ()))),
+        "hooks": _NOTIFY_HOOKS if notifying else "",
+        "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
+        "settings": _SETTINGS[plugin_type],
+        "settings_imports": "from axhub import templates\n" if notifying else "",
+        "sandbox_routes": _NOTIFY_SANDBOX if notifying else "",
+        "sandbox_route_names": ", send, sent" if notifying else "",
+        "conformance_doc": ", notifications delivered once and failures reported" if notifying else "",
+        "conformance_import": "from axhub.testing.conformance import " + (
+            "NotifierConformance, ProviderConformance" if notifying else "ProviderConformance"),
+        "conformance_classes": f'class TestProviderConformance(ProviderConformance):\n    provider = "{slug}"\n'
+                               + (_NOTIFY_TESTS.format(slug=slug) if notifying else ""),
+    }
+    files = {
+        "pyproject.toml": "pyproject.toml.tmpl",
+        "README.md": "README.md.tmpl",
+        f"axhub_{slug}/__init__.py": "__init__.py.tmpl",
+        f"axhub_{slug}/settings.py": "settings.py.tmpl",
+        f"axhub_{slug}/sandbox.py": "sandbox.py.tmpl",
+        "tests/conftest.py": "conftest.py.tmpl",
+        f"tests/test_{slug}_conformance.py": "test_conformance.py.tmpl",
+    }
+    folder = resources.files("axhub") / "plugin_template"
+    return {path: Template((folder / template).read_text()).substitute(values) for path, template in files.items()}
+
+
+def create(slug: str, plugin_type: str, parent: Path, version: str) -> Path:
+    """Write the package ``axhub-<slug>`` under ``parent``; refuses to overwrite."""
+    if not SLUG.fullmatch(slug):
+        raise ValueError(f"{slug!r}: a plugin name is 2-31 lowercase letters and digits, starting with a letter")
+    if plugin_type not in PLUGIN_TYPES:
+        raise ValueError(f"--type must be one of {', '.join(PLUGIN_TYPES)}")
+    root = parent / f"axhub-{slug}"
+    if root.exists():
+        raise FileExistsError(f"{root} already exists")
+    for path, text in render(slug, plugin_type, version).items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return root

@@ -1,0 +1,78 @@
+"""``axhub plugin new``: each type's generated package installs with pip from outside
+the repository, is discovered by the hub, and its own tests (the conformance suite
+against its own sandbox) pass unchanged. This is the compatibility guard for the
+template: a hook or testing-API change that breaks a new plugin fails here."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+TYPES = {"chatter": "communication", "calsy": "calendar", "meety": "video"}
+
+
+def axhub(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "axhub.cli", *args], env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True,
+                   capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("authors")
+    for slug, kind in TYPES.items():
+        out = axhub("plugin", "new", slug, "--type", kind, "--dir", str(root))
+        assert out.returncode == 0, out.stderr
+    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", *(str(root / f"axhub-{s}") for s in TYPES))
+    yield root
+    _pip("uninstall", "-y", *(f"axhub-{s}" for s in TYPES))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", sorted(TYPES))
+def test_a_generated_plugin_passes_its_own_conformance_tests(generated, slug):
+    package = generated / f"axhub-{slug}"
+    tests = sorted(p.name for p in (package / "tests").iterdir())
+    assert f"test_{slug}_conformance.py" in tests
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    summary = out.stdout.strip().splitlines()[-1]
+    assert "skipped" not in summary and "passed" in summary, summary
+
+
+def test_generated_plugins_are_discovered(generated, tmp_path):
+    listed = axhub("plugins", "--json", env={"AXHUB_DATA_DIR": str(tmp_path)})
+    records = {r["name"]: r for r in json.loads(listed.stdout)}
+    for slug, kind in TYPES.items():
+        assert records[slug]["status"] == "loaded", records[slug]
+        assert records[slug]["type"] == kind and records[slug]["version"] == "0.1.0"
+    assert "notify" in records["chatter"]["hooks"] and "deliver" in records["chatter"]["hooks"]
+    pyproject = (generated / "axhub-chatter" / "pyproject.toml").read_text()
+    assert 'dependencies = ["axhub>=0.1,<0.2"]' in pyproject and 'chatter = "axhub_chatter"' in pyproject
+
+
+@pytest.mark.parametrize("args, message", [
+    (["Bad-Name", "--type", "calendar"], "lowercase letters and digits"),
+    (["x", "--type", "calendar"], "lowercase letters and digits"),
+    (["fine", "--type", "crm"], "invalid choice"),
+])
+def test_bad_names_and_types_are_refused_and_nothing_is_written(tmp_path, args, message):
+    out = axhub("plugin", "new", *args, "--dir", str(tmp_path))
+    assert out.returncode == 2 and message in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_package_is_not_overwritten(tmp_path):
+    assert axhub("plugin", "new", "twice", "--type", "video", "--dir", str(tmp_path)).returncode == 0
+    marker = tmp_path / "axhub-twice" / "axhub_twice" / "__init__.py"
+    marker.write_text("# mine\n")
+    out = axhub("plugin", "new", "twice", "--type", "calendar", "--dir", str(tmp_path))
+    assert out.returncode == 2 and "already exists" in out.stderr
+    assert marker.read_text() == "# mine\n"
