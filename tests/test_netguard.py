@@ -51,3 +51,30 @@ def test_https_only():
     with pytest.raises(Blocked):
         resolve(guard, "http://8.8.8.8/")
     assert resolve(guard, "https://8.8.8.8/")
+
+
+def test_requests_go_to_the_checked_address_with_the_original_host():
+    """``Guard.request`` resolves and checks at the time of the call, then connects to
+    the address it checked (no second lookup a rebinding DNS could answer differently)."""
+    import socket
+
+    import httpx
+
+    from axhub.testing.receiver import Receiver
+
+    with Receiver() as receiver:
+        url = receiver.url.replace("127.0.0.1", "localhost") + "/in"
+
+        async def send(guard):
+            async with httpx.AsyncClient() as client:
+                return await guard.request(client, "POST", url, content=b"{}")
+
+        with pytest.raises(Blocked):
+            asyncio.run(send(Guard()))
+        assert receiver.requests == []
+        if socket.getaddrinfo("localhost", receiver.port, type=socket.SOCK_STREAM)[0][4][0] != "127.0.0.1":
+            pytest.skip("localhost resolves to IPv6 first here; the receiver listens on 127.0.0.1")
+        response = asyncio.run(send(Guard(["127.0.0.0/8", "::1/128"])))
+        assert response.status_code == 200
+        [request] = receiver.requests
+        assert request.headers["host"] == f"localhost:{receiver.port}" and request.path == "/in"

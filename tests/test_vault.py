@@ -5,14 +5,13 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from axhub.testing import connect, free_port
+from axhub.testing import connect, free_port, wait_until_up
 
 TOKEN_TTL_DUE = 10  # seconds: inside the refresh margin, so the next use refreshes
 
@@ -115,16 +114,7 @@ def _serve(env: dict, port: int) -> subprocess.Popen:
 
 
 def _wait(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(proc.stdout.read().decode())
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
+    wait_until_up(url, proc=proc)
 
 
 @pytest.mark.slow

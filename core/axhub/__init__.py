@@ -23,7 +23,7 @@ from .errors import (  # noqa: E402
     SettingsError,
 )
 from .provider import ProviderContext  # noqa: E402
-from . import oauth  # noqa: E402
+from . import oauth, templates  # noqa: E402
 from .types import (  # noqa: E402
     ApiLimits,
     AuthorizationRequest,
@@ -31,6 +31,8 @@ from .types import (  # noqa: E402
     Connection,
     ConnectionReport,
     Credentials,
+    Delivery,
+    DeliveryOutcome,
     Endpoint,
     Grant,
     Notification,
@@ -49,6 +51,8 @@ __all__ = [
     "ConfigurationError",
     "ConnectionReport",
     "Credentials",
+    "Delivery",
+    "DeliveryOutcome",
     "Endpoint",
     "Grant",
     "InvalidCredentials",
@@ -68,4 +72,5 @@ __all__ = [
     "__version__",
     "hookimpl",
     "oauth",
+    "templates",
 ]

@@ -1,4 +1,5 @@
-"""The ``axhub`` command: serve, token, plugins, db, vault, sandbox."""
+"""The ``axhub`` command: serve, worker, jobs, token, plugins, analytics, db, vault, sandbox,
+plugin new."""
 
 from __future__ import annotations
 
@@ -21,9 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.sandbox:
         overrides["sandbox"] = True
     config = Config.from_env(**overrides)
-    logging.basicConfig(level=os.environ.get("AXHUB_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO; provider URLs are ours to log, not its.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _logging()
     app = create_app(config)
     print(f"axhub on {config.public_url} — database {config.database_url.split('://')[0]}, "
           f"{'sandbox providers' if config.sandbox else 'real providers'}, data in {config.data_dir}", flush=True)
@@ -66,6 +65,27 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analytics(args: argparse.Namespace) -> int:
+    from .analytics import report, service
+    from .errors import ApiError
+    from .state import Services
+
+    async def run() -> dict:
+        svc = Services.build(Config.from_env())
+        try:
+            return await service.metrics(svc, args.org, args.period, service.parse_providers(svc, args.providers))
+        finally:
+            await svc.aclose()
+
+    try:
+        data = asyncio.run(run())
+    except ApiError as exc:
+        print(f"axhub analytics: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=2, default=str) if args.json else report.render(args.org, data))
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from .db import Database
 
@@ -97,6 +117,109 @@ def _vault_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("AXHUB_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO; provider URLs are ours to log, not its.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every job it runs at INFO; the hub logs what its jobs did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """List the schedules with their next run times, or run one job now."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from .db import Integration
+    from .state import Services
+
+    async def listing() -> list[dict]:
+        svc = Services.build(Config.from_env())
+        try:
+            async with svc.db.session() as s:
+                rows = {r.id: r for r in (await s.scalars(select(Integration).where(Integration.status != "disconnected"))).all()}
+            if svc.scheduler.store_kind == "database":
+                await svc.scheduler.start(run_jobs=False, reconcile=False)
+                found = await svc.scheduler.schedules()
+            else:
+                # The in-memory store lives in the serving process; its schedules are the
+                # integrations' grids, computed here exactly as that process does.
+                from .scheduler.jobs import PERIODIC
+
+                found = [{"id": f"sync:{r.id}", "task": "axhub.sync", "integrationId": r.id,
+                          "interval": svc.scheduler.interval_of(r), "nextRun": svc.scheduler.next_sync(r)}
+                         for r in rows.values() if svc.scheduler.interval_of(r) is not None]
+                found += [{"id": f"job:{name}", "task": f"axhub.{name}", "integrationId": None, "interval": None,
+                           "nextRun": make_trigger().next()} for name, (_job, make_trigger) in PERIODIC.items()]
+            for item in found:
+                row = rows.get(item.get("integrationId") or "")
+                item["provider"] = row.provider if row else None
+                item["orgId"] = row.org_id if row else None
+            return sorted(found, key=lambda i: (i["nextRun"] is None, i["nextRun"] or datetime.max.replace(tzinfo=timezone.utc), i["id"]))
+        finally:
+            await svc.aclose()
+
+    async def run_one() -> object:
+        from .scheduler.jobs import run_job
+
+        svc = Services.build(Config.from_env())
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
+            if at is not None and at.tzinfo is None:
+                raise SystemExit("--at needs a UTC offset (e.g. 2026-03-15T09:00:00Z)")
+            result = await run_job(svc, args.job, at, integration_id=args.integration)
+            await svc.tasks.drain()  # the notifications it sent
+            return result
+        finally:
+            await svc.aclose()
+
+    if args.jobs_command == "run":
+        _logging()
+        print(json.dumps({"job": args.job, "result": asyncio.run(run_one())}))
+        return 0
+    items = asyncio.run(listing())
+    if args.json:
+        print(json.dumps(items, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v), indent=2))
+        return 0
+    rows = [("SCHEDULE", "PROVIDER", "INTERVAL", "NEXT RUN")]
+    for i in items:
+        rows.append((i["id"], i["provider"] or "-", f"{i['interval']}s" if i.get("interval") else "-",
+                     i["nextRun"].isoformat(timespec="seconds") if i["nextRun"] else "-"))
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Run scheduled jobs without serving HTTP (several processes on PostgreSQL)."""
+    import signal
+
+    from .state import Services
+
+    _logging()
+    config = Config.from_env()
+
+    async def run() -> None:
+        svc = Services.build(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            if config.auto_migrate:
+                await svc.db.upgrade()
+            await svc.scheduler.start(run_jobs=True)
+            print(f"axhub worker ({svc.scheduler.store_kind} store) running scheduled jobs", flush=True)
+            await stop.wait()
+        finally:
+            await svc.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -105,6 +228,31 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"provider sandboxes on http://{args.host}:{args.port}/<provider>", flush=True)
     uvicorn.run(sandbox_app(Config.from_env()), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _plugin_new(args: argparse.Namespace) -> int:
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from .scaffold import create
+
+    try:
+        root = create(args.name, args.type, Path(args.dir), version("axhub"))
+    except (ValueError, FileExistsError) as exc:
+        print(f"axhub plugin new: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
+    return 0
+
+
+def _plugin_parser(sub: argparse._SubParsersAction) -> None:
+    plugin = sub.add_parser("plugin", help="plugin authoring")
+    psub = plugin.add_subparsers(dest="plugin_command", required=True)
+    new = psub.add_parser("new", help="write a ready provider plugin package (axhub-NAME)")
+    new.add_argument("name", help="the provider's slug: lowercase letters and digits")
+    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"])
+    new.add_argument("--dir", default=".", help="where to write axhub-NAME/ (default: here)")
+    new.set_defaults(func=_plugin_new)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,6 +280,13 @@ def parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=_plugins)
 
+    analytics = sub.add_parser("analytics", help="an organisation's integration metrics, with trends")
+    analytics.add_argument("--org", required=True)
+    analytics.add_argument("--period", default="week", choices=["day", "week", "month", "quarter"])
+    analytics.add_argument("--providers", help="comma-separated provider slugs")
+    analytics.add_argument("--json", action="store_true", help="the API's JSON instead of the table")
+    analytics.set_defaults(func=_analytics)
+
     db = sub.add_parser("db", help="database")
     dsub = db.add_subparsers(dest="db_command", required=True)
     up = dsub.add_parser("upgrade", help="apply migrations (Alembic)")
@@ -143,10 +298,25 @@ def parser() -> argparse.ArgumentParser:
     rot = vsub.add_parser("rotate", help="re-encrypt every credential with the first key of AXHUB_VAULT_KEYS")
     rot.set_defaults(func=_vault_rotate)
 
+    jobs = sub.add_parser("jobs", help="scheduled jobs: list schedules with their next run, or run one now")
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(func=_jobs, jobs_command=None)
+    jsub = jobs.add_subparsers(dest="jobs_command")
+    run = jsub.add_parser("run", help="run one job now: sync, reminders, attendance-alerts, weekly-report, "
+                                      "token-refresh, delivery-retries, upkeep")
+    run.add_argument("job")
+    run.add_argument("--at", help="the moment the job acts for (ISO 8601 with offset; default now); for sync, the due time")
+    run.add_argument("--integration", help="the integration (sync)")
+    run.set_defaults(func=_jobs)
+
+    worker = sub.add_parser("worker", help="run scheduled jobs without serving HTTP (PostgreSQL, several processes)")
+    worker.set_defaults(func=_worker)
+
     sandbox = sub.add_parser("sandbox", help="serve only the providers' sandboxes (for several hub processes)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.set_defaults(func=_sandbox)
+    _plugin_parser(sub)
     return p
 
 

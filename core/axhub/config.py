@@ -48,6 +48,18 @@ class Config:
     refresh_margin: int = 300
     provider_timeout: float = 20.0
     sync_lock_seconds: int = 60
+    # Bounds of an integration's syncInterval (seconds): the minimum protects providers'
+    # quotas; tests lower it to run several intervals in seconds.
+    sync_interval_min: int = 60
+    sync_interval_max: int = 86400
+    # "auto": APScheduler's SQLAlchemy data store (shared by every process) on PostgreSQL,
+    # its in-memory store on SQLite; "memory" or "database" to choose; see docs/operations.md.
+    scheduler_store: str = "auto"
+    # Whether this process runs scheduled jobs (schedules are kept up to date either way).
+    scheduler_run: bool = True
+    # Hub-level notification defaults (an organisation-level setting does not exist yet).
+    attendance_alert_threshold: float = 0.5
+    reminder_minutes: tuple[int, ...] = (15,)
     env: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -78,6 +90,12 @@ class Config:
             refresh_margin=int(env.get("AXHUB_REFRESH_MARGIN") or 300),
             provider_timeout=float(env.get("AXHUB_PROVIDER_TIMEOUT") or 20.0),
             sync_lock_seconds=int(env.get("AXHUB_SYNC_LOCK_SECONDS") or 60),
+            sync_interval_min=int(env.get("AXHUB_SYNC_INTERVAL_MIN") or 60),
+            sync_interval_max=int(env.get("AXHUB_SYNC_INTERVAL_MAX") or 86400),
+            scheduler_store=(env.get("AXHUB_SCHEDULER_STORE") or "auto").strip().lower(),
+            scheduler_run=_bool(env.get("AXHUB_SCHEDULER"), True),
+            attendance_alert_threshold=float(env.get("AXHUB_ATTENDANCE_ALERT_THRESHOLD") or 0.5),
+            reminder_minutes=tuple(int(x) for x in (_list(env.get("AXHUB_REMINDER_MINUTES")) or ("15",))),
             env=env,
         )
         for key, value in overrides.items():

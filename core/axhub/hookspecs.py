@@ -20,6 +20,8 @@ from .types import (
     Connection,
     ConnectionReport,
     Credentials,
+    Delivery,
+    DeliveryOutcome,
     Grant,
     Notification,
     ProviderInfo,
@@ -77,7 +79,9 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
 def sync(ctx: ProviderContext, connection: Connection) -> CalendarAdapter:
     """Return the calendar adapter that the core's sync engine drives for ``connection``:
     list changes since a cursor, write batches, map fields with the integration's
-    settings. The engine does the rest (links, cursors, conflicts, history)."""
+    settings. The engine does the rest (links, cursors, conflicts, history). Meeting
+    providers return an export-only ``axhub.sync.MeetingAdapter`` (meetings follow
+    events, attendance comes back through its ``follow_up`` step)."""
 
 
 @hookspec
@@ -85,3 +89,11 @@ async def notify(ctx: ProviderContext, notification: Notification) -> None:
     """Broadcast: something happened in an organisation (an event created, a reminder
     due, a sync failed…). Deliver it through this provider if the organisation's
     integrations ask for it; ignore it otherwise."""
+
+
+@hookspec
+async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
+    """Make one attempt at a stored outbound message (what ``notify`` put in
+    ``ctx.deliveries``) and say how it went: delivered, retry (after ``retry_after``
+    seconds if the receiver said), gone, or failed for good. Send ``delivery.payload``
+    as stored. The core times the attempt, logs it and applies the retry policy."""

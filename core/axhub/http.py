@@ -25,11 +25,14 @@ def client_options(timeout: float) -> dict:
         "headers": {"User-Agent": USER_AGENT},
         # A provider that answers with a redirect is not followed blindly: it is a fault.
         "follow_redirects": False,
+        # httpx keeps only 20 idle connections by default: with more calls in flight (a
+        # burst of webhook deliveries), the rest would reconnect for every request.
+        "limits": httpx.Limits(max_connections=200, max_keepalive_connections=100),
     }
 
 
-def new_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(**client_options(timeout))
+def new_client(timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(**client_options(timeout), transport=transport)
 
 
 def _int(value: str | None) -> int | None:

@@ -14,13 +14,19 @@ import socket
 from typing import Iterable
 from urllib.parse import urlsplit
 
+import httpx
+
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 class Blocked(Exception):
-    def __init__(self, url: str, reason: str) -> None:
+    """``transient``: the name did not resolve now (it may later); otherwise the
+    destination itself is refused."""
+
+    def __init__(self, url: str, reason: str, transient: bool = False) -> None:
         super().__init__(f"{url}: {reason}")
         self.reason = reason
+        self.transient = transient
 
 
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -87,7 +93,7 @@ class Guard:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except socket.gaierror:
-                raise Blocked(url, f"{host} does not resolve") from None
+                raise Blocked(url, f"{host} does not resolve", transient=True) from None
             addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         if host in self.hosts:
             return [str(a) for a in addresses]
@@ -95,3 +101,20 @@ class Guard:
         if refused:
             raise Blocked(url, f"{host} resolves to a non-public address ({', '.join(sorted(set(refused)))})")
         return [str(a) for a in addresses]
+
+    async def request(self, client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
+        """Send a request to ``url`` at the address the check approved.
+
+        Checking a name and then letting the HTTP client resolve it again would let a
+        DNS answer that changes in between (rebinding) reach a refused address; so the
+        connection goes to the checked address itself, with the original ``Host`` header
+        and, for https, the original name for SNI and certificate checks."""
+        addresses = await self.resolve(url)
+        target = httpx.URL(url)
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Host"] = target.netloc.decode("ascii")
+        extensions = dict(kwargs.pop("extensions", None) or {})
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
+        pinned = target.copy_with(host=addresses[0])
+        return await client.request(method, pinned, headers=headers, extensions=extensions, **kwargs)

@@ -14,21 +14,22 @@ import importlib.metadata
 import inspect
 import logging
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, metering
 from .config import Config
 from .errors import ApiError
 from .http import new_client
+from .metering import CallRecorder, MeteredTransport, attribute
 from .netguard import Guard
 from .provider import ProviderContext, resolve_endpoints
 from .types import PROVIDER_TYPES, ProviderInfo, Settings
 
 log = logging.getLogger("axhub.plugins")
 
-PER_PROVIDER_HOOKS = ("authorize", "exchange_code", "refresh", "test_connection", "disconnect", "sync")
+PER_PROVIDER_HOOKS = ("authorize", "exchange_code", "refresh", "test_connection", "disconnect", "sync", "deliver")
 HOOKS = ("provider_info", *PER_PROVIDER_HOOKS, "notify")
 
 
@@ -166,17 +167,22 @@ class Hub:
     """The typed facade over ``pm.hook``: per-provider calls are dispatched by slug,
     awaited in one place; ``notify`` is broadcast to every plugin with its own context."""
 
-    def __init__(self, config: Config, plugins: PluginManager, sandbox_base: str | None = None) -> None:
+    def __init__(self, config: Config, plugins: PluginManager, sandbox_base: str | None = None,
+                 recorder: CallRecorder | None = None) -> None:
         self.config = config
         self.plugins = plugins
         self.sandbox_base = sandbox_base
+        self.recorder = recorder
         self._contexts: dict[str, ProviderContext] = {}
         self._http = None
+        # Set by Services: the durable outbound queue each provider's ctx carries.
+        self.deliveries_for: Callable[[str], Any] | None = None
 
     @property
     def http(self):
         if self._http is None:
-            self._http = new_client(self.config.provider_timeout)
+            transport = MeteredTransport(self.recorder) if self.recorder is not None else None
+            self._http = new_client(self.config.provider_timeout, transport)
         return self._http
 
     async def aclose(self) -> None:
@@ -215,6 +221,8 @@ class Hub:
                 timeout=self.config.provider_timeout,
                 _settings=own,
                 guard=Guard.from_env(self.config.env),
+                recorder=self.recorder,
+                deliveries=self.deliveries_for(slug) if self.deliveries_for else None,
             )
             self._contexts[slug] = ctx
         return ctx
@@ -228,6 +236,12 @@ class Hub:
         impl = self.plugins._impl(slug, hook) if self.plugins.implements(slug, hook) else None
         if impl is None:
             raise NotImplementedError(f"provider {slug!r} does not implement {hook}")
+        connection = kwargs.get("connection")
+        if connection is not None:
+            attribute(slug, connection.org_id, connection.id)
+        else:  # the caller said for whom (attribute()), or nobody yet
+            who = metering.current.get()
+            attribute(slug, who.org_id if who else None, who.integration_id if who else None)
         return await _call_impl(impl, {"ctx": self.context(slug), **kwargs})
 
     async def broadcast(self, hook: str, **kwargs: Any) -> dict[str, BaseException | Any]:
@@ -238,6 +252,8 @@ class Hub:
             if hook not in record.hooks:
                 continue
             impl = self.plugins._impl(record.name, hook)
+            notification = kwargs.get("notification")
+            attribute(record.name, getattr(notification, "org_id", None))
             try:
                 results[record.name] = await _call_impl(impl, {"ctx": self.context(record.name), **kwargs})
             except Exception as exc:  # noqa: BLE001

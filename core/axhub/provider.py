@@ -21,7 +21,8 @@ class ProviderContext:
     ``client_id``/``client_secret`` are the OAuth client's (the sandbox's documented test
     client in sandbox mode); ``http`` is the shared, instrumented client for API calls;
     ``setting(name)`` reads ``AXHUB_<SLUG>_<NAME>`` for provider-specific options;
-    ``guard`` checks user-supplied destinations against SSRF before any call.
+    ``guard`` checks user-supplied destinations against SSRF before any call;
+    ``deliveries`` stores outbound messages that the hub then delivers and retries.
     """
 
     info: ProviderInfo
@@ -33,6 +34,10 @@ class ProviderContext:
     timeout: float
     _settings: dict[str, str] = dataclasses.field(default_factory=dict)
     guard: Guard = dataclasses.field(default_factory=Guard)
+    # Where ``oauth_client()`` reports its calls (axhub.metering), like ``http`` does.
+    recorder: Any = None
+    # axhub.deliveries.Deliveries: durable outbound messages (stored, then ``deliver``ed).
+    deliveries: Any = None
 
     @property
     def slug(self) -> str:
@@ -88,7 +93,11 @@ class ProviderContext:
         HTTP options (timeouts, User-Agent, no redirects) as ``http``."""
         from authlib.integrations.httpx_client import AsyncOAuth2Client
 
+        from .metering import MeteredTransport
+
         client_id, client_secret = self.require_client()
+        if self.recorder is not None:
+            kwargs.setdefault("transport", MeteredTransport(self.recorder))
         return AsyncOAuth2Client(
             client_id=client_id, client_secret=client_secret, **client_options(self.timeout), **kwargs
         )

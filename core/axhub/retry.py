@@ -16,6 +16,8 @@ from typing import Awaitable, Callable, TypeVar
 from .errors import ProviderError, QuotaExceeded, RateLimited
 
 T = TypeVar("T")
+K = TypeVar("K")
+R = TypeVar("R")
 
 
 def max_wait() -> float:
@@ -50,3 +52,42 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = 6, b
                 raise
             await sleep(backoff(attempt, exc.retry_after, base=base))
     raise AssertionError("unreachable")
+
+
+class Again:
+    """What a call inside a batch answers when it should go again in the next round trip:
+    throttled or failed transiently, or changed by the caller (an update of a vanished
+    event becoming a create). ``wait`` is the provider's ``Retry-After`` for it."""
+
+    __slots__ = ("wait",)
+
+    def __init__(self, wait: float | None = None) -> None:
+        self.wait = wait
+
+
+async def settle_calls(keys: list[K], round_trip: Callable[[list[K]], Awaitable[dict[K, R | Again]]], *,
+                       attempts: int = 6, base: float = 0.5,
+                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> tuple[dict[K, R], list[K]]:
+    """Send the calls named by ``keys`` in round trips (a provider's batch) until each has
+    an outcome: the calls answered :class:`Again` go again after a backoff that honours
+    the largest ``Retry-After`` among them. Returns the outcomes and the calls still
+    unsettled after ``attempts`` round trips."""
+    done: dict[K, R] = {}
+    pending = list(keys)
+    for attempt in range(attempts):
+        if not pending:
+            break
+        outcomes = await round_trip(pending)
+        retry: list[K] = []
+        wait = 0.0
+        for key in pending:
+            outcome = outcomes[key]
+            if isinstance(outcome, Again):
+                retry.append(key)
+                wait = max(wait, outcome.wait or 0.0)
+            else:
+                done[key] = outcome
+        pending = retry
+        if pending and attempt < attempts - 1:
+            await sleep(backoff(attempt, wait or None, base=base))
+    return done, pending

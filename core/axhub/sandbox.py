@@ -242,18 +242,30 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
+    after: int = 0  # let this many matching requests through first (a fault mid-listing)
 
 
 class Faults:
     """Faults injected by tests: the next ``count`` matching requests get ``status``
-    (0 means: hang for ``delay`` seconds, then answer normally — a slow provider)."""
+    (0 means: hang for ``delay`` seconds, then answer normally — a slow provider).
 
-    def __init__(self) -> None:
+    ``per_call`` names the paths (a predicate) whose faults the sandbox's own call
+    pipeline takes, with ``take(..., per_call=True)``, instead of build_app's request
+    hook: a provider with a batch endpoint runs batched calls through that pipeline, so
+    a rule meets each call once, direct or batched."""
+
+    def __init__(self, per_call: Callable[[str], bool] | None = None) -> None:
         self.rules: list[Fault] = []
+        self.per_call = per_call
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, *, per_call: bool = False) -> Fault | None:
+        if not per_call and self.per_call is not None and self.per_call(path):
+            return None
         for rule in self.rules:
             if path.startswith(rule.path) and (rule.method is None or rule.method == method):
+                if rule.after > 0:
+                    rule.after -= 1
+                    return None
                 rule.count -= 1
                 if rule.count <= 0:
                     self.rules.remove(rule)
@@ -301,6 +313,7 @@ def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Cal
                 body=data.get("body"),
                 headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
                 delay=float(data.get("delay", 0)),
+                after=int(data.get("after", 0)),
             )
         )
         return {"faults": len(faults.rules)}

@@ -21,7 +21,7 @@ PROVIDER_TYPES: tuple[str, ...] = ("calendar", "communication", "video", "storag
 
 # What a plugin can do; the core and `axhub plugins` show these.
 Capability = Literal[
-    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance"
+    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance", "signing"
 ]
 
 
@@ -60,8 +60,10 @@ class SyncSettings(Settings):
     def __post_init__(self) -> None:
         from .errors import SettingsError
 
-        if not 60 <= self.sync_interval <= 86400:
-            raise SettingsError("syncInterval", "must be between 60 and 86400 seconds")
+        # The operator's bounds (AXHUB_SYNC_INTERVAL_MIN/MAX, 60 and 86400 by default) are
+        # checked by the hub when settings are saved; a type only knows it must be positive.
+        if self.sync_interval < 1:
+            raise SettingsError("syncInterval", "must be a positive number of seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,12 +203,51 @@ class Connection:
 
 
 class Notification(msgspec.Struct, kw_only=True):
-    """A broadcast to every notifying plugin (``notify``): an event in an organisation."""
+    """A broadcast to every notifying plugin (``notify``): an event in an organisation.
+
+    ``id`` is stable: a notification broadcast again after a crash carries the same one,
+    so a plugin that stores what it sends (``ctx.deliveries.enqueue``) keys on it and
+    never sends twice."""
 
     kind: str
     org_id: str
     data: dict[str, Any] = {}
     dedupe_key: str | None = None
+    id: str = ""
+    at: datetime | None = None
+
+
+class Delivery(msgspec.Struct, kw_only=True, frozen=True):
+    """One attempt to make at a stored message (``deliver``): the bytes to send as they
+    were stored, and the stable message ``id`` the receiver dedupes on."""
+
+    id: str
+    integration_id: str
+    target: str
+    kind: str
+    payload: bytes
+    attempt: int
+    created_at: datetime
+    at: datetime  # the attempt's time, on the hub's clock (sign with it)
+
+
+DeliveryStatus = Literal["delivered", "retry", "gone", "failed"]
+
+
+class DeliveryOutcome(msgspec.Struct, kw_only=True):
+    """What one ``deliver`` attempt came to. ``retry``: try again later (after
+    ``retry_after`` seconds if the receiver said, else the retry policy's backoff);
+    ``gone``: the destination no longer exists, disable it; ``failed``: a permanent
+    failure, do not retry. ``excerpt`` is the start of the receiver's answer."""
+
+    status: DeliveryStatus
+    http_status: int | None = None
+    retry_after: float | None = None
+    excerpt: str | None = None
+    error: str | None = None
+    # The spec's code for a failure, recorded as the integration's lastError
+    # (WEBHOOK_FAILED when unsaid); INVALID_CREDENTIALS also puts it in error.
+    code: str | None = None
 
 
 __all__ = [
@@ -216,6 +257,8 @@ __all__ = [
     "Connection",
     "ConnectionReport",
     "Credentials",
+    "Delivery",
+    "DeliveryOutcome",
     "Endpoint",
     "Grant",
     "Notification",

@@ -16,11 +16,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED
 
 from .. import __version__
+from ..analytics.controller import AnalyticsController
 from ..auth import Identity, verify_token
 from ..config import Config
 from ..errors import ApiError
+from ..deliveries.controller import DeliveriesController
 from ..events.controller import EventsController
 from ..integrations.controller import IntegrationsController
+from ..organizations.controller import OrganizationController
 from ..sync.controller import SyncController
 from .oauth_return import oauth_return
 from ..plugins import PluginManager
@@ -86,12 +89,16 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         for record in svc.plugins.records.values():
             if record.status == "broken":
                 log.error("plugin %s is broken: %s", record.name, record.error)
+        if svc.config.env.get("AXHUB_DELIVERY_WORKER", "1").lower() not in ("0", "false", "no", "off"):
+            svc.worker.start()
+        await svc.scheduler.start()
         try:
             yield
         finally:
             await svc.aclose()
 
-    route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, oauth_return]
+    route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
+                                 AnalyticsController, OrganizationController, oauth_return]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 

@@ -1,9 +1,13 @@
 """Storage: SQLAlchemy 2 (async) models and the engine. The database is the truth."""
 
 from .engine import Database
-from .models import Attendance, Base, Credential, Event, EventChange, Integration, OAuthState, SyncLink, SyncRun, SyncState
+from .models import (
+    Attendance, Base, Credential, DeliveryAttempt, DeliveryMessage, DeliveryTarget, Event, EventChange, Integration,
+    OAuthState, Organization, ProviderCall, ScheduledFire, SentNotification, SignalOutbox, SyncLink, SyncRun, SyncState,
+)
 
 __all__ = [
-    "Attendance", "Base", "Credential", "Database", "Event", "EventChange", "Integration", "OAuthState", "SyncLink", "SyncRun",
-    "SyncState",
+    "Attendance", "Base", "Credential", "Database", "DeliveryAttempt", "DeliveryMessage", "DeliveryTarget", "Event",
+    "EventChange", "Integration", "OAuthState", "Organization", "ProviderCall", "ScheduledFire", "SentNotification",
+    "SignalOutbox", "SyncLink", "SyncRun", "SyncState",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -212,6 +212,9 @@ class SyncRun(Base):
     conflicts: Mapped[list[Any]] = mapped_column(JSON)
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message: Mapped[str | None] = mapped_column(Text)
+    # The run's main error code (a failed run's cause, a partial run's commonest): what
+    # analytics groups errors by.
+    error_code: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
@@ -220,3 +223,147 @@ class SyncRun(Base):
         Index("ix_sync_runs_integration_started", "integration_id", "started_at"),
         Index("ix_sync_runs_org_started", "org_id", "started_at"),
     )
+
+
+class ProviderCall(Base):
+    """One HTTP call a plugin made to its provider (axhub.metering): what analytics
+    times and sizes."""
+
+    __tablename__ = "provider_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    org_id: Mapped[str] = mapped_column(String(128))
+    integration_id: Mapped[str | None] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    host: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)  # 0: no answer (timeout, network)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    bytes_out: Mapped[int] = mapped_column(Integer)
+    bytes_in: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(64))
+
+    # Covers what analytics reads, so its scans never visit the table (SQLite has no
+    # INCLUDE; the extra key columns cost little on insert).
+    __table_args__ = (Index("ix_provider_calls_org_at", "org_id", "at", "provider", "duration_ms", "bytes_in", "bytes_out"),)
+
+
+class Organization(Base):
+    """An organisation's own settings: the time zone its days are counted in (analytics,
+    reminders) and the locale its messages are written in. Absent: UTC and French."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class SignalOutbox(Base):
+    """A domain signal, written in the transaction of the change that raised it, so that
+    a crash between the commit and the ``notify`` broadcast loses nothing: rows not yet
+    ``dispatched_at`` are broadcast again (at start-up, and by the delivery worker)."""
+
+    __tablename__ = "signal_outbox"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class DeliveryMessage(Base):
+    """One outbound message of one integration (a webhook call, a chat post): stored
+    before any attempt, attempted from here until delivered or out of retries. ``id`` is
+    the stable message id receivers dedupe on (Standard Webhooks' ``webhook-id``); the
+    lease lets one process at a time attempt it."""
+
+    __tablename__ = "delivery_messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    integration_id: Mapped[str] = mapped_column(String(40), ForeignKey("integrations.id", ondelete="CASCADE"))
+    org_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    backoff_multiplier: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # A failed message's code (what analytics files it under), as the integration's lastError.
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ux_delivery_messages_dedupe", "integration_id", "dedupe_key", unique=True),
+        Index("ix_delivery_messages_org_created", "org_id", "created_at"),
+        Index("ix_delivery_messages_due", "status", "next_attempt_at"),
+        Index("ix_delivery_messages_integration_created", "integration_id", "created_at"),
+        Index("ix_delivery_messages_subject", "integration_id", "target", "subject"),
+    )
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(40), ForeignKey("delivery_messages.id", ondelete="CASCADE"), index=True)
+    integration_id: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryTarget(Base):
+    """Health of one destination of an integration (a webhook endpoint): failing since
+    when, and disabled (410 Gone, or failing for too long) until the user re-enables it."""
+
+    __tablename__ = "delivery_targets"
+
+    integration_id: Mapped[str] = mapped_column(String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SentNotification(Base):
+    """A notification the scheduler has sent (a reminder, an alert, a report), by its
+    dedupe key: inserted before the broadcast, so that a restart, a crash or a second
+    process never sends it again."""
+
+    __tablename__ = "sent_notifications"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ScheduledFire(Base):
+    """The last scheduled sync fire time an integration's sync was started for: a second
+    firing of the same time (APScheduler 4 pre-releases can run a job twice when a lease
+    lapses, and two processes may both fire) is recognised and ignored."""
+
+    __tablename__ = "scheduled_fires"
+
+    integration_id: Mapped[str] = mapped_column(String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
+    fire_at: Mapped[datetime]
+    claimed_by: Mapped[str] = mapped_column(String(200))

@@ -123,7 +123,7 @@ async def create(svc: Services, identity: Identity, body: s.EventIn) -> s.EventO
     async with svc.db.session() as session, session.begin():
         session.add(row)
         session.add(EventChange(org_id=row.org_id, event_id=row.id, at=at))
-    svc.signals.emit("eventCreated", identity.org_id, signal_data(row))
+        svc.signals.emit(session, "eventCreated", identity.org_id, signal_data(row))
     return view(row)
 
 
@@ -147,8 +147,8 @@ async def update_event(svc: Services, identity: Identity, event_id: str, patch: 
             row.version += 1
             row.updated_at = now()
             session.add(EventChange(org_id=row.org_id, event_id=row.id, at=row.updated_at))
-    if changed:
-        svc.signals.emit("eventUpdated", identity.org_id, {**signal_data(row), "changed": sorted(_wire(k) for k in changed)})
+            svc.signals.emit(session, "eventUpdated", identity.org_id,
+                             {**signal_data(row), "changed": sorted(_wire(k) for k in changed)})
     return view(row)
 
 
@@ -162,7 +162,8 @@ async def delete_event(svc: Services, identity: Identity, event_id: str) -> s.De
         row.deleted_at = row.updated_at = now()
         row.version += 1
         session.add(EventChange(org_id=row.org_id, event_id=row.id, at=row.updated_at))
-    svc.signals.emit("eventDeleted", identity.org_id, {"id": row.id, "title": row.title, "start": row.start_at.isoformat()})
+        svc.signals.emit(session, "eventDeleted", identity.org_id,
+                         {"id": row.id, "title": row.title, "type": row.type, "start": row.start_at.isoformat()})
     return s.Deleted(id=row.id, deleted=True, deleted_at=row.deleted_at)
 
 
@@ -227,30 +228,56 @@ async def record_attendance(svc: Services, identity: Identity, event_id: str, bo
             raise validation_error(f"records[{i}].email", f"{rec.email!r} is not an email address")
         if rec.duration_minutes is not None and rec.duration_minutes < 0:
             raise validation_error(f"records[{i}].durationMinutes", "must be zero or more")
+    summary, _ = await _upsert(svc, identity.org_id, event_id, [
+        (rec.email.strip().lower(), dict(status=rec.status, source=rec.source, duration_minutes=rec.duration_minutes,
+                                         name=rec.name)) for rec in body.records
+    ])
+    return summary
+
+
+async def record_from_provider(svc: Services, org_id: str, event_id: str, records, source: str) -> bool:
+    """Attendance a provider measured (a Zoom participant report…), for the sync
+    engine's follow-up step: the same upsert and ``attendanceUpdated`` as
+    ``PUT /api/events/{id}/attendance``, nothing written or raised when nothing changed.
+    Records someone set by hand, or another source, are kept. True when something changed."""
+    _, changed = await _upsert(svc, org_id, event_id, [
+        (r.email.strip().lower(), dict(status=r.status, source=source, duration_minutes=r.duration_minutes, name=r.name))
+        for r in records
+    ], keep=lambda current: current.source not in (None, source))
+    return changed > 0
+
+
+async def _upsert(svc: Services, org_id: str, event_id: str, records: list[tuple[str, dict[str, Any]]], *,
+                  keep=None) -> tuple[s.AttendanceSummary, int]:
+    """Upsert ``(email, values)`` records; ``keep(current)`` True leaves a record alone.
+    Returns the summary and how many records changed."""
     at = now()
     async with svc.db.session() as session, session.begin():
-        row = await get_owned(svc, identity, event_id, session)
+        row = await session.scalar(select(Event).where(Event.id == event_id, Event.org_id == org_id,
+                                                       Event.deleted_at.is_(None)))
+        if row is None:
+            raise ApiError("NOT_FOUND", f"event {event_id!r} not found", field="id")
         existing = {a.email: a for a in (await session.scalars(select(Attendance).where(Attendance.event_id == row.id))).all()}
         before = _summary(row, existing).attendance_rate
-        changed = 0
-        for rec in body.records:
-            email = rec.email.strip().lower()
+        count = 0
+        for email, values in records:
             current = existing.get(email)
-            values = dict(status=rec.status, source=rec.source, duration_minutes=rec.duration_minutes, name=rec.name)
             if current is None:
                 current = Attendance(event_id=row.id, email=email, org_id=row.org_id, updated_at=at, **values)
                 session.add(current)
                 existing[email] = current
-                changed += 1
+                count += 1
+            elif keep is not None and keep(current):
+                continue
             elif any(getattr(current, k) != v for k, v in values.items()):
                 for k, v in values.items():
                     setattr(current, k, v)
                 current.updated_at = at
-                changed += 1
+                count += 1
         summary = _summary(row, existing)
-    if changed:
-        svc.signals.emit("attendanceUpdated", identity.org_id, {
-            "eventId": row.id, "title": row.title, "type": row.type, "attendanceRate": summary.attendance_rate,
-            "previousAttendanceRate": before, "present": summary.present, "attendees": summary.attendees,
-        })
-    return summary
+        if count:  # in the change's own transaction: the signal is as durable as the change
+            svc.signals.emit(session, "attendanceUpdated", org_id, {
+                "eventId": row.id, "title": row.title, "type": row.type, "attendanceRate": summary.attendance_rate,
+                "previousAttendanceRate": before, "present": summary.present, "attendees": summary.attendees,
+            })
+    return summary, count

@@ -49,6 +49,8 @@ class IntegrationOut(Wire):
     connected_by: Person
     account: UserInfo
     last_error: LastError | None
+    # When the next automatic sync is due (None: the integration does not auto-sync).
+    next_sync: datetime | None = None
 
 
 class IntegrationList(Wire, kw_only=True):
@@ -78,6 +80,8 @@ class ConnectOut(Wire, omit_defaults=True):
     # Providers without OAuth (outbound webhooks) connect at once:
     integration_id: str | None = None
     status: str | None = None
+    # Providers that sign their deliveries (webhooks): the secret, shown this once.
+    signing_secret: str | None = None
     connected_at: datetime | None = None
 
 

@@ -15,12 +15,15 @@ from urllib.parse import urlsplit
 import msgspec
 from sqlalchemy import select, update
 
+from ..metering import attribute
 from ..auth import Identity
 from ..db import Integration, OAuthState, SyncState
 from ..errors import ApiError, InvalidCredentials, OAuthError, ProviderError, validation_error
 from ..ids import new_id
 from ..state import Services
-from ..types import AuthorizationRequest, CleanupReport, Connection, ConnectionReport, Grant, ProviderInfo, UserInfo
+from ..signing import new_secret
+from ..types import (AuthorizationRequest, CleanupReport, Connection, ConnectionReport, Credentials, Grant, ProviderInfo,
+                     SyncSettings, UserInfo)
 from ..validation import convert
 from . import schemas as s
 
@@ -43,17 +46,28 @@ def _hash_state(state: str) -> str:
 
 async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut]:
     """Integration views with their ``statistics``, computed for all rows at once."""
+    from ..deliveries.service import statistics_for as delivery_statistics
     from ..sync.runs import statistics_for
 
+    from ..deliveries.service import messaging_statistics
+
     stats = await statistics_for(svc, [r.id for r in rows if r.type == "calendar"])
-    return [view(svc, r, stats.get(r.id, {})) for r in rows]
+    stats.update(await messaging_statistics(svc, [r.id for r in rows if r.type == "communication"]))
+    # Outbound deliveries (webhooks) are counted for every integration that made some.
+    for integration_id, counts in (await delivery_statistics(svc, [r.id for r in rows])).items():
+        stats.setdefault(integration_id, {})["deliveries"] = counts
+    scheduled = [r for r in rows if svc.scheduler.interval_of(r) is not None]
+    fires = await svc.scheduler.next_fire_times([r.id for r in scheduled])
+    # The schedule's own next fire time; its grid (the same answer) when none is held here.
+    next_syncs = {r.id: fires.get(r.id) or svc.scheduler.next_sync(r) for r in scheduled}
+    return [view(svc, r, stats.get(r.id, {}), next_syncs.get(r.id)) for r in rows]
 
 
 async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
     return (await views(svc, [row]))[0]
 
 
-def view(svc: Services, row: Integration, statistics: dict[str, Any]) -> s.IntegrationOut:
+def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
     last_error = (
         s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
         if row.last_error
@@ -77,6 +91,7 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any]) -> s.Integ
         connected_by=s.Person(**row.connected_by),
         account=msgspec.convert(row.account, UserInfo),
         last_error=last_error,
+        next_sync=next_sync,
     )
 
 
@@ -133,8 +148,12 @@ def resolve_scopes(info: ProviderInfo, requested: list[str] | None) -> list[str]
     return list(dict.fromkeys(scopes))
 
 
-def validate_settings(info: ProviderInfo, data: dict[str, Any], *, prefix: str = "settings") -> dict[str, Any]:
+def validate_settings(svc: Services, info: ProviderInfo, data: dict[str, Any], *, prefix: str = "settings") -> dict[str, Any]:
     obj = convert(data, info.settings_type, prefix=prefix)
+    if isinstance(obj, SyncSettings):
+        low, high = svc.config.sync_interval_min, svc.config.sync_interval_max
+        if not low <= obj.sync_interval <= high:
+            raise validation_error(f"{prefix}.syncInterval", f"must be between {low} and {high} seconds")
     return msgspec.to_builtins(obj)
 
 
@@ -180,12 +199,17 @@ def _pkce_pair() -> tuple[str, str]:
 async def connect(svc: Services, identity: Identity, slug: str, body: s.ConnectIn) -> s.ConnectOut:
     info = svc.hub.provider(slug)
     scopes = resolve_scopes(info, body.scopes)
-    settings = validate_settings(info, body.settings or {})
+    settings = validate_settings(svc, info, body.settings or {})
     notifications = validate_notifications(body.notifications)
     if not info.oauth:
-        row = await _create_integration(svc, identity, info, scopes, settings, notifications, grant=None, name=body.name)
+        # Providers that sign what they send get their secret now, in the vault, and it is
+        # shown in this answer only.
+        secret = new_secret() if "signing" in info.capabilities else None
+        grant = Grant(credentials=Credentials(access_token=secret), user=UserInfo()) if secret else None
+        row = await _create_integration(svc, identity, info, scopes, settings, notifications, grant=grant, name=body.name)
         return s.ConnectOut(
-            provider=slug, scopes=scopes, integration_id=row.id, status=row.status, connected_at=row.connected_at
+            provider=slug, scopes=scopes, integration_id=row.id, status=row.status, connected_at=row.connected_at,
+            signing_secret=secret,
         )
     redirect_uri = validate_redirect_uri(svc, slug, body.redirect_uri)
     provider_scopes = tuple(dict.fromkeys(p for n in scopes for p in info.scope(n).provider_scopes))  # type: ignore[union-attr]
@@ -267,6 +291,7 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
         code_verifier=verifier,
         code_challenge_method="S256" if verifier else None,
     )
+    attribute(slug, pending.org_id)  # the provider calls of this exchange count for the organisation
     try:
         grant: Grant = await svc.hub.call(slug, "exchange_code", request=request, code=body.code)
     except OAuthError as exc:
@@ -345,6 +370,8 @@ async def _create_integration(svc, identity, info, scopes, settings, notificatio
         await session.flush()
         if grant is not None:
             session.add(svc.vault.row(row.id, grant.credentials))
+    svc.deliveries.forget(row.org_id)
+    await svc.scheduler.ensure(row)
     return row
 
 
@@ -368,7 +395,7 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
                 raise validation_error(key, f"{info.slug} integrations have no {key} setting")
         merged.update(top)
     try:
-        settings = validate_settings(info, merged)
+        settings = validate_settings(svc, info, merged)
     except ApiError as exc:
         # A fault in a top-level field is reported where the caller put it.
         bare = (exc.field or "").removeprefix("settings.")
@@ -387,7 +414,9 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
         # New filters or mappings may change which events belong on the calendar: the
         # next sync looks at every local event again.
         await session.execute(update(SyncState).where(SyncState.integration_id == row.id).values(change_mark=None))
+    svc.deliveries.forget(row.org_id)
     row.settings, row.notifications = settings, notifications
+    await svc.scheduler.ensure(row)  # a new interval, or autoSync turned off, counts at once
     return await one_view(svc, row)
 
 
@@ -399,6 +428,7 @@ def connection(svc: Services, row: Integration) -> Connection:
     async def refresh(creds):
         if not svc.hub.implements(row.provider, "refresh"):
             return creds
+        attribute(row.provider, row.org_id, row.id)
         return await svc.hub.call(row.provider, "refresh", credentials=creds)
 
     return Connection(
@@ -520,6 +550,8 @@ async def disconnect(svc: Services, identity: Identity, integration_id: str) -> 
             .where(Integration.id == row.id, Integration.org_id == identity.org_id)
             .values(status="disconnected", disconnected_at=at, updated_at=at)
         )
+    svc.deliveries.forget(row.org_id)
+    await svc.scheduler.forget(row.id)
     return s.DisconnectOut(
         integration_id=row.id,
         status="disconnected",

@@ -11,8 +11,9 @@ import asyncio
 import socket
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -21,23 +22,58 @@ from ..auth import create_token
 from ..config import Config
 
 
+class Clock:
+    """A clock a test moves by hand: give it to :class:`HubServer` (``clock=``) and the
+    hub's signals, deliveries and retries read it instead of the wall clock."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def wait_until_up(url: str, timeout: float = 60, proc: Any = None) -> None:
+    """Wait for a server started in another process (``proc``, a Popen: its exit fails at
+    once, with its output) to answer ``url`` (any status)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode() if proc.stdout else f"the server exited ({proc.returncode})")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
 class HubServer:
     """A hub served by uvicorn on 127.0.0.1 in a thread, with its own event loop."""
 
-    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.port = port or free_port()
+        self.clock = clock
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             "AXHUB_DATA_DIR": str(data_dir),
             "AXHUB_DATABASE_URL": database_url,
             "AXHUB_SANDBOX": "1",
             "AXHUB_PUBLIC_URL": self.url,
+            # Scheduled jobs (automatic syncs every syncInterval…) would fire in the middle
+            # of unrelated tests; the scheduler's own tests turn them on (make_hub).
+            "AXHUB_SCHEDULER": "0",
             **(env or {}),
         }
         self.config = Config.from_env(self.env)
@@ -50,8 +86,10 @@ class HubServer:
         import uvicorn
 
         from ..api.app import create_app
+        from ..state import Services
 
-        self.app = create_app(self.config)
+        services = Services.build(self.config, clock=self.clock) if self.clock else None
+        self.app = create_app(self.config, services=services)
         self.services = self.app.state.services
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
@@ -111,7 +149,10 @@ class HubServer:
         # Background work of the previous test (an initial sync, a notification) finishes
         # first: wiping under it would fail it, or the wipe, at random.
         self.run(self.services.tasks.drain())
+        self.run(self.services.recorder.flush())  # the previous test's provider calls, then wiped
         self.run(wipe())
+        if self.services.scheduler.running:  # schedules follow the (now empty) database
+            self.run(self.services.scheduler.reconcile())
         with httpx.Client(timeout=30) as c:
             for slug, _ in self.services.hub.sandboxes():
                 c.post(f"{self.services.hub.sandbox_base}/{slug}/_control/reset")
@@ -167,3 +208,54 @@ def run_connection_test(client: httpx.Client, integration_id: str) -> dict[str, 
 def integration(client: httpx.Client, integration_id: str) -> dict[str, Any]:
     """``GET /{id}``: the integration's view."""
     return client.get(f"/api/integrations/{integration_id}").json()["data"]
+
+
+FINISHED = ("completed", "partial", "failed")
+
+
+def wait_for_sync(client: httpx.Client, integration_id: str, sync_id: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll ``GET /{id}/sync/{syncId}/status`` until the run is over: its ``data``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = client.get(f"/api/integrations/{integration_id}/sync/{sync_id}/status").json()["data"]
+        if data["status"] in FINISHED:
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sync {sync_id} still {data['status']} after {timeout}s")
+        time.sleep(0.05)
+
+
+def run_sync(client: httpx.Client, integration_id: str, **body: Any) -> dict[str, Any]:
+    """``POST /{id}/sync`` (asserted 202) and wait for the run: its status ``data``."""
+    response = client.post(f"/api/integrations/{integration_id}/sync", json=body)
+    assert response.status_code == 202, response.text
+    return wait_for_sync(client, integration_id, response.json()["data"]["syncId"])
+
+
+def connect_synced(client: httpx.Client, provider: str, *, body: dict[str, Any] | None = None, **settings: Any) -> str:
+    """Connect a calendar provider with ``settings`` (and more of the connect ``body``)
+    and let the initial sync finish: the integration's id."""
+    data = connect(client, provider, **(body or {}), settings=settings)
+    if data.get("initialSync"):
+        wait_for_sync(client, data["integrationId"], data["initialSync"]["syncId"])
+    return data["integrationId"]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20) -> Any:
+    """Poll ``predicate`` until it returns something truthy: that value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout}s")
+        time.sleep(0.05)
+    return value
+
+
+def notify(hub: HubServer, kind: str, data: dict[str, Any], org: str = "org-1", id: str | None = None) -> None:
+    """Broadcast a notification to every plugin (the ``notify`` hook) as the core does
+    when something happens in ``org``; the same ``id`` twice is the same notification."""
+    from ..types import Notification
+
+    notification = Notification(kind=kind, org_id=org, data=data, id=id or f"test-{time.monotonic_ns()}",
+                                at=datetime.now(timezone.utc))
+    hub.run(hub.services.hub.broadcast("notify", notification=notification))

@@ -1,5 +1,5 @@
-"""pytest fixtures: ``hub`` (a running hub, wiped before each test), ``make_hub`` (another
-hub with its own environment), ``database_url``.
+"""pytest fixtures: ``hub`` (a running hub, wiped before each test), ``hub_plugins`` (the
+plugins it loads), ``make_hub`` (another hub with its own environment), ``database_url``.
 
 ``AXHUB_TEST_DATABASE_URL`` chooses the database server: unset means SQLite in a
 temporary folder; a PostgreSQL URL means a fresh database created on that server for
@@ -68,8 +68,17 @@ def database_url(new_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def _hub_server(database_url, tmp_path_factory) -> Iterator[HubServer]:
-    server = HubServer(database_url, tmp_path_factory.mktemp("hub-data")).start()
+def hub_plugins() -> str | None:
+    """The plugins the ``hub`` loads (``AXHUB_PLUGINS``, comma-separated): every installed
+    one unless the environment says otherwise. A plugin's conftest overrides this
+    fixture with its own slug to test its plugin alone."""
+    return os.environ.get("AXHUB_PLUGINS")
+
+
+@pytest.fixture(scope="session")
+def _hub_server(database_url, tmp_path_factory, hub_plugins) -> Iterator[HubServer]:
+    env = {"AXHUB_PLUGINS": hub_plugins} if hub_plugins is not None else None
+    server = HubServer(database_url, tmp_path_factory.mktemp("hub-data"), env).start()
     yield server
     server.stop()
 
