@@ -16,6 +16,7 @@ from .adapter import (
     WriteResult,
 )
 from .cleanup import remove_created
+from .paging import read_ahead
 
 __all__ = ["FIELDS", "Attendee", "AttendanceRecord", "CalendarAdapter", "CursorExpired", "EventData", "FollowUp",
-           "LinkedEvent", "MeetingAdapter", "Page", "RemoteEvent", "WriteOp", "WriteResult", "remove_created"]
+           "LinkedEvent", "MeetingAdapter", "Page", "RemoteEvent", "WriteOp", "WriteResult", "read_ahead", "remove_created"]

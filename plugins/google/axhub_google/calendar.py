@@ -13,6 +13,7 @@ their private extended properties.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from datetime import date, datetime, time, timezone
 from typing import Any, AsyncIterator, Sequence
@@ -24,7 +25,7 @@ import msgspec
 from axhub import Connection, ProviderContext, ProviderError
 from axhub.http import retry_after
 from axhub.retry import Again, settle_calls, with_retries
-from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
+from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult, read_ahead
 
 from . import batch
 from .settings import GoogleSettings
@@ -221,14 +222,13 @@ class GoogleCalendar:
         params: dict[str, Any] = {"maxResults": PAGE_SIZE, "showDeleted": "true", "singleEvents": "true"}
         if cursor:
             params["syncToken"] = cursor
-        while True:
-            page = await self._get(url, params)
+
+        def following(page: _Page) -> dict[str, Any] | None:
+            return {**params, "pageToken": page.nextPageToken} if page.nextPageToken else None
+
+        async for page in read_ahead(functools.partial(self._get, url), params, following):
             self.default_tz = page.timeZone or self.default_tz
             yield Page(items=[self.from_google(item) for item in page.items], cursor=page.nextSyncToken)
-            token = page.nextPageToken
-            if not token:
-                return
-            params = {**params, "pageToken": token}
 
     async def ours(self) -> list[RemoteEvent]:
         """The live events the hub created (they carry the Attendance-X id)."""
