@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -26,6 +27,10 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(config)
     print(f"axhub on {config.public_url} — database {config.database_url.split('://')[0]}, "
           f"{'sandbox providers' if config.sandbox else 'real providers'}, data in {config.data_dir}", flush=True)
+    # Everything loaded so far (modules, models, routes, plugins) lives as long as the
+    # process: moved out of the collector's sight, it is not traversed again by every full
+    # collection while a large sync allocates (a 10,000-event listing paid ~100 ms for it).
+    gc.freeze()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -15,13 +15,15 @@ from typing import Any, AsyncIterator, Literal, Protocol, Sequence
 import msgspec
 
 
-class Attendee(msgspec.Struct, frozen=True, rename="camel"):
+# Untracked by the garbage collector (gc=False, they hold no cycles): a full listing makes
+# one of each per event, tens of thousands at a time.
+class Attendee(msgspec.Struct, frozen=True, rename="camel", gc=False):
     email: str
     name: str | None = None
     role: str = "attendee"
 
 
-class EventData(msgspec.Struct, frozen=True):
+class EventData(msgspec.Struct, frozen=True, gc=False):
     """The fields an Attendance-X event and a calendar event share, normalised (UTC
     instants, attendees sorted by email) so that equal events compare equal."""
 
@@ -36,7 +38,7 @@ class EventData(msgspec.Struct, frozen=True):
     type: str | None = None
 
 
-class RemoteEvent(msgspec.Struct):
+class RemoteEvent(msgspec.Struct, gc=False):
     """One change at the provider. ``local_id`` is the Attendance-X id the hub stamped on
     events it created (extended properties, custom fields): it lets the engine recognise
     its own events even when it crashed before remembering the link."""

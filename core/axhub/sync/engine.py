@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import msgspec
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, EventChange, SyncLink, SyncState
@@ -322,8 +322,8 @@ class Engine:
                 links.append(self._link(event_id, item, 1, now))
             # Core inserts (not ORM bulk inserts): no per-row mapper work on the hot path.
             async with self.db.session() as s, s.begin():
-                await s.execute(insert(Event.__table__), rows)
-                await s.execute(insert(SyncLink.__table__), links)
+                await self.db.insert_many(s, Event.__table__, rows)
+                await self.db.insert_many(s, SyncLink.__table__, links)
             await self._tick(inbound_created=len(chunk))
 
     async def _state(self) -> tuple[str | None, int | None, int]:
@@ -597,7 +597,7 @@ class Engine:
                 SyncLink.integration_id == self.integration_id,
                 SyncLink.event_id.in_([l["event_id"] for l in chunk]) | SyncLink.external_id.in_([l["external_id"] for l in chunk]),
             ))
-            await s.execute(insert(SyncLink.__table__), chunk)
+            await self.db.insert_many(s, SyncLink.__table__, chunk)
 
     async def _write_remote(self, events: dict[str, Event]) -> None:
         """The outbound ops in the adapter's batches, a few round trips in flight at once
@@ -661,7 +661,7 @@ class Engine:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
                                                        SyncLink.event_id.in_(gone)))
             if created:  # new links: a plain insert, nothing to replace
-                await s.execute(insert(SyncLink.__table__), created)
+                await self.db.insert_many(s, SyncLink.__table__, created)
             if moved:
                 await self._replace_links(s, moved)
 

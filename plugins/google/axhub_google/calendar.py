@@ -44,23 +44,24 @@ def event_id_for(integration_id: str, event_id: str, version: int) -> str:
 
 
 # The fields of Google's Event the adapter reads, decoded straight from the page's bytes
-# (msgspec parses the RFC 3339 times in C; every other field is skipped).
-class _Time(msgspec.Struct):
+# (msgspec parses the RFC 3339 times in C; every other field is skipped). Untracked by the
+# garbage collector (gc=False: they hold no cycles): a full listing makes tens of thousands.
+class _Time(msgspec.Struct, gc=False):
     dateTime: datetime | None = None  # noqa: N815 - Google's names
     date: date | None = None
     timeZone: str | None = None  # noqa: N815
 
 
-class _Person(msgspec.Struct):
+class _Person(msgspec.Struct, gc=False):
     email: str | None = None
     displayName: str | None = None  # noqa: N815
 
 
-class _Props(msgspec.Struct):
+class _Props(msgspec.Struct, gc=False):
     private: dict[str, str] = {}
 
 
-class _Event(msgspec.Struct):
+class _Event(msgspec.Struct, gc=False):
     id: str
     etag: str | None = None
     status: str | None = None
