@@ -54,6 +54,14 @@ class Database:
             async with self.engine.begin() as conn:
                 await conn.execute(text(f"ANALYZE {', '.join(tables)}"))
 
+    def insert_ignoring(self, table: Any) -> Any:
+        """An ``INSERT … ON CONFLICT DO NOTHING`` into ``table`` (a model or a Table) on
+        either backend: the way to create a row that a concurrent transaction may be
+        creating too (two delivery lanes, two processes) without a unique-key error."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table).on_conflict_do_nothing()
+
     async def insert_many(self, session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) into ``table`` within the session's
         transaction. On PostgreSQL, a few hundred rows or more go through ``COPY``: no SQL

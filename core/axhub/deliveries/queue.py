@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..db import DeliveryMessage, DeliveryTarget, Integration
 from ..types import Connection
@@ -85,8 +84,7 @@ class Store:
                 if (r["integration_id"], r["target"]) in disabled:
                     r.update(status="failed", next_attempt_at=None, last_error="the endpoint is disabled",
                              error_code="WEBHOOK_FAILED")
-            insert = (postgresql.insert if not db.is_sqlite else sqlite.insert)(DeliveryMessage)
-            await s.execute(insert.on_conflict_do_nothing(), rows)
+            await s.execute(db.insert_ignoring(DeliveryMessage), rows)
         worker = getattr(self.svc, "worker", None)
         if worker is not None:
             worker.wake()

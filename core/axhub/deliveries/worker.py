@@ -216,15 +216,23 @@ class DeliveryWorker:
         keys = healthy | failing | set(gone)
         if not keys:
             return
-        ids = {k[0] for k in keys}
-        known = {(t.integration_id, t.target): t for t in (await s.scalars(select(T).where(T.integration_id.in_(ids)))).all()}
+        # A target's row is made the first time it fails. Two lanes (or processes) may make
+        # it at once: the loser's insert does nothing, and the rows are then read locked
+        # (PostgreSQL; SQLite's writer already holds the database) so that one transaction
+        # at a time moves a target's health.
+        new = [{"integration_id": i, "target": t, "failing_since": None, "disabled_at": None, "disabled_reason": None}
+               for i, t in keys - healthy]
+        if new:
+            await s.execute(self.svc.db.insert_ignoring(T), new)
+        query = select(T).where(T.integration_id.in_({k[0] for k in keys})).order_by(T.integration_id, T.target)
+        if not self.svc.db.is_sqlite:
+            query = query.with_for_update()  # in key order: two lanes never wait on each other in a ring
+        rows = (await s.scalars(query.execution_options(populate_existing=True))).all()
+        known = {(t.integration_id, t.target): t for t in rows}
         for key in keys:
             t = known.get(key)
-            if t is None:
-                if key in healthy:
-                    continue
-                t = T(integration_id=key[0], target=key[1], failing_since=None, disabled_at=None, disabled_reason=None)
-                s.add(t)
+            if t is None:  # healthy, and never failed: nothing to record
+                continue
             if key in healthy:
                 t.failing_since = None
                 continue

@@ -123,7 +123,8 @@ def test_a_second_sync_while_one_runs_is_409_with_the_running_id(hub, cal):
         assert second.status_code == 409 and second.json()["error"]["code"] == "CONFLICT"
         assert second.json()["error"]["details"]["syncId"] == first["syncId"]
         assert wait(api, integration, first["syncId"])["status"] == "completed"
-        assert api.post(f"/api/integrations/{integration}/sync", json={}).status_code == 202
+        third = api.post(f"/api/integrations/{integration}/sync", json={})
+        assert third.status_code == 202, third.text
 
 
 def test_per_event_failures_make_the_run_partial_and_are_retried_next_time(hub, cal):
