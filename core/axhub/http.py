@@ -19,16 +19,27 @@ from .types import ApiLimits
 USER_AGENT = f"axhub/{__version__} (+https://attendance-x.com)"
 
 
+# httpx keeps only 20 idle connections by default: with more calls in flight (a burst of
+# webhook deliveries, 50 at once by default), the rest would reconnect for every request.
+LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+
+
 def client_options(timeout: float) -> dict:
     return {
         "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         "headers": {"User-Agent": USER_AGENT},
         # A provider that answers with a redirect is not followed blindly: it is a fault.
         "follow_redirects": False,
-        # httpx keeps only 20 idle connections by default: with more calls in flight (a
-        # burst of webhook deliveries), the rest would reconnect for every request.
-        "limits": httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        # Only used when the client builds its own transport: httpx ignores ``limits``
+        # when it is given one (``new_transport`` carries them then).
+        "limits": LIMITS,
     }
+
+
+def new_transport() -> httpx.AsyncHTTPTransport:
+    """The connection pool under a client that is given a transport (a wrapper such as
+    axhub.metering's), with the pool size the hub's clients are meant to have."""
+    return httpx.AsyncHTTPTransport(limits=LIMITS)
 
 
 def new_client(timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:

@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from .http import new_transport
+
 log = logging.getLogger("axhub.metering")
 
 FLUSH_EVERY = 1.0  # seconds
@@ -137,7 +139,8 @@ class MeteredTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, recorder: CallRecorder, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.recorder = recorder
-        self.inner = inner or httpx.AsyncHTTPTransport()
+        # A client handed this transport ignores its own ``limits``: the pool is sized here.
+        self.inner = inner or new_transport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         who = current.get()

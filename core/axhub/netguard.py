@@ -9,9 +9,11 @@ operator's allow-list (``AXHUB_OUTBOUND_ALLOW``: CIDRs or host names) opens them
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import ipaddress
 import socket
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -118,3 +120,26 @@ class Guard:
             extensions["sni_hostname"] = target.host
         pinned = target.copy_with(host=addresses[0])
         return await client.request(method, pinned, headers=headers, extensions=extensions, **kwargs)
+
+
+_validating: contextvars.ContextVar[Guard | None] = contextvars.ContextVar("axhub_netguard_validating", default=None)
+
+
+@contextlib.contextmanager
+def validating(guard: Guard) -> Iterator[Guard]:
+    """Settings decoded inside are being saved: their checks read the hub's ``guard``
+    from :func:`validating_guard`. (A settings type has no ProviderContext to ask.)"""
+    token = _validating.set(guard)
+    try:
+        yield guard
+    finally:
+        _validating.reset(token)
+
+
+def validating_guard() -> Guard | None:
+    """The hub's guard while settings are being saved; None while stored ones are read.
+
+    Stored settings must keep loading after the operator tightens the rules (every read
+    of the integration, its deliveries and its disconnect decode them): a destination
+    refused since is refused by the guard when a message is sent, not when it is read."""
+    return _validating.get()

@@ -20,6 +20,7 @@ from ..auth import Identity
 from ..db import Integration, OAuthState, SyncState
 from ..errors import ApiError, InvalidCredentials, OAuthError, ProviderError, validation_error
 from ..ids import new_id
+from ..netguard import Guard, validating
 from ..state import Services
 from ..signing import new_secret
 from ..types import (AuthorizationRequest, CleanupReport, Connection, ConnectionReport, Credentials, Grant, ProviderInfo,
@@ -149,7 +150,10 @@ def resolve_scopes(info: ProviderInfo, requested: list[str] | None) -> list[str]
 
 
 def validate_settings(svc: Services, info: ProviderInfo, data: dict[str, Any], *, prefix: str = "settings") -> dict[str, Any]:
-    obj = convert(data, info.settings_type, prefix=prefix)
+    # Destinations being saved meet the operator's outbound rules (https only…) now,
+    # rather than being refused at their first send.
+    with validating(Guard.from_env(svc.config.env)):
+        obj = convert(data, info.settings_type, prefix=prefix)
     if isinstance(obj, SyncSettings):
         low, high = svc.config.sync_interval_min, svc.config.sync_interval_max
         if not low <= obj.sync_interval <= high:

@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 
 from axhub import Settings, SettingsError
-from axhub.netguard import Blocked, Guard
+from axhub.netguard import Blocked, Guard, validating_guard
 
 EventName = Literal[
     "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated", "syncCompleted", "syncFailed", "integrationError"
@@ -42,11 +42,13 @@ class WebhooksSettings(Settings):
     webhooks: dict[EventName, Endpoint] = {}
 
     def __post_init__(self) -> None:
-        syntax = Guard()
+        # Saved, they meet the hub's rules (https only); read back, they are only parsed,
+        # so that a rule switched on later fails their sends instead of every read.
+        guard = validating_guard() or Guard()
         for event, endpoint in self.webhooks.items():
             at = f"webhooks.{event}"
             try:
-                syntax.check_url(endpoint.url)
+                guard.check_url(endpoint.url)
             except Blocked as exc:
                 raise SettingsError(f"{at}.url", exc.reason) from None
             for name in endpoint.headers:
