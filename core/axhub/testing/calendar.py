@@ -13,6 +13,7 @@ the hub created, and any interleaving of changes converges.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Callable, Protocol
 
 import httpx
@@ -71,6 +72,8 @@ def events_cross_once(api: httpx.Client, integration: str, remote: RemoteCalenda
     writes = remote.writes()
     again = run_sync(api, integration)
     assert _moved(again["statistics"]) == (0, 0, 0) and remote.writes() == writes
+    # The second run listed from the cursor the first one saved, not the whole calendar.
+    assert again["statistics"]["fullSync"] is False, again["statistics"]
     assert sorted(e["title"] for e in local_events(api)) == ["Mine", "Theirs"]
     assert next(e for e in local_events(api) if e["title"] == "Mine")["id"] == mine["id"]
 
@@ -117,7 +120,11 @@ def faults_while_listing_are_retried(api: httpx.Client, integration: str, remote
     writes = remote.writes()
     sandbox.post("/_control/faults", json={"path": list_path, "method": "GET", "status": 429, "headers": {"Retry-After": "1"}})
     sandbox.post("/_control/faults", json={"path": list_path, "method": "GET", "status": 500})
+    started = time.monotonic()
     run = run_sync(api, integration)
+    # A lower bound only (a slow machine makes it longer, never shorter): the adapter
+    # waited the second the provider asked for before listing again.
+    assert time.monotonic() - started >= 1.0, "the listing was retried before Retry-After"
     # Both faults were met: one more rule added now is the only one left.
     left = sandbox.post("/_control/faults", json={"path": "/_conformance/none", "status": 500}).json()["faults"]
     sandbox.delete("/_control/faults")
