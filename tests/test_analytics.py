@@ -33,6 +33,9 @@ def test_admin_only_and_parameters_checked(hub):
         assert empty["overview"] == {"totalIntegrations": 0, "activeIntegrations": 0, "totalSyncs": 0,
                                      "successRate": None, "averageResponseTime": None}
         assert len(empty["trends"]["syncVolume"]) == 7 and all(d["syncs"] == 0 for d in empty["trends"]["syncVolume"])
+        # Days without activity are zeros, in the text the busy days use.
+        assert [d["date"] for d in empty["trends"]["responseTime"]] == [d["date"] for d in empty["trends"]["syncVolume"]]
+        assert all((d["averageTime"], d["calls"]) == ("0ms", 0) for d in empty["trends"]["responseTime"])
         assert empty["errors"] == {"totalErrors": 0, "errorRate": 0.0, "commonErrors": []}
 
 
@@ -71,6 +74,7 @@ def test_metrics_match_the_history_with_failures(hub):
     assert google["averageResponseTime"] and data["overview"]["averageResponseTime"]
     assert google["dataTransferred"].endswith(("B", "KB", "MB"))
     assert data["trends"]["responseTime"][-1]["calls"] == google["apiCalls"]
+    assert data["trends"]["responseTime"][-1]["averageTime"].endswith(("ms", "s"))
 
 
 def _seed_runs(hub, integration: str, org: str, runs: list[tuple[datetime, str, str | None]]) -> None:
@@ -147,6 +151,9 @@ def test_cli_prints_the_same_figures_with_sparklines(hub):
                                                "status": 403, "count": 1, "body": FORBIDDEN})
         assert run_sync(api, integration)["status"] == "failed"
         api_data = api.get(URL).json()["data"]
+    *quiet, today = api_data["trends"]["responseTime"]
+    assert len(quiet) == 6 and all((d["averageTime"], d["calls"]) == ("0ms", 0) for d in quiet)
+    assert today["calls"] > 0 and today["averageTime"] != "0ms"
     env = {**os.environ, "AXHUB_DATABASE_URL": hub.config.database_url, "AXHUB_DATA_DIR": str(hub.config.data_dir),
            "AXHUB_SANDBOX": "1"}
 
@@ -162,6 +169,8 @@ def test_cli_prints_the_same_figures_with_sparklines(hub):
     assert "google" in table and "PERMISSION_DENIED" in table and "50.0%" in table
     spark = next(line for line in table.splitlines() if line.strip().startswith("syncs"))
     assert spark.split("|")[1].endswith("█")  # today holds the week's syncs
+    response = next(line for line in table.splitlines() if line.strip().startswith("response"))
+    assert response.split("|")[1] == " " * 6 + "█"  # the quiet days' zeros are blanks, as in the syncs line
     bad = subprocess.run([sys.executable, "-m", "axhub.cli", "analytics", "--org", "org-1", "--providers", "nope"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "'nope'" in bad.stderr

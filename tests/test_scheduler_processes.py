@@ -1,5 +1,5 @@
 """Two `axhub serve` processes on one PostgreSQL database share the scheduled syncs:
-each due time of each integration is run once, by one of them."""
+each due time of each integration is run once, by one of them, and none is skipped."""
 
 import os
 import re
@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from axhub.scheduler.grid import on_grid
 from axhub.testing import connect, free_port
 
 INTERVAL = 2
@@ -84,6 +86,12 @@ def test_two_hub_processes_run_each_scheduled_sync_once(new_database, tmp_path):
             lines += [m.groups() for m in LINE.finditer(log.read())]
         fired = Counter((integration, due) for _, integration, due, _ in lines)
         assert fired and max(fired.values()) == 1, [k for k, n in fired.items() if n > 1]  # each due time once
+        for integration in ids:  # and none skipped: from its first to its last, every point of its grid
+            dues = sorted(datetime.fromisoformat(due) for _, i, due, _ in lines if i == integration)
+            assert len(dues) >= 3, (integration, dues)
+            assert all(on_grid(integration, INTERVAL, due) for due in dues), (integration, dues)
+            skipped = [(a.isoformat(), b.isoformat()) for a, b in zip(dues, dues[1:]) if b - a != timedelta(seconds=INTERVAL)]
+            assert not skipped, (integration, skipped)
         for integration in ids:
             assert {r["id"] for r in runs[integration]} == {run for run, i, _, _ in lines if i == integration}
             assert all(r["triggeredBy"] == "scheduled_sync" for r in runs[integration])

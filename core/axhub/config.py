@@ -57,7 +57,8 @@ class Config:
     scheduler_store: str = "auto"
     # Whether this process runs scheduled jobs (schedules are kept up to date either way).
     scheduler_run: bool = True
-    # Hub-level notification defaults (an organisation-level setting does not exist yet).
+    # Hub-level notification defaults; an organisation's own attendance threshold
+    # (PUT /api/organization/settings) overrides this one.
     attendance_alert_threshold: float = 0.5
     reminder_minutes: tuple[int, ...] = (15,)
     env: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -204,7 +204,8 @@ async def metrics(svc: Services, org_id: str, period: str = "week", providers: l
         "byProvider": {slug: provider_view(slug, p) for slug, p in sorted(by_provider.items())},
         "trends": {
             "syncVolume": [{"date": d.isoformat(), "syncs": v[0], "errors": v[1]} for d, v in volume.items()],
-            "responseTime": [{"date": d.isoformat(), "averageTime": seconds_text(v[1] / v[0] / 1000) if v[0] else None,
+            # A day without calls is a zero in the unit the other days use, as issue 9 asks.
+            "responseTime": [{"date": d.isoformat(), "averageTime": seconds_text(v[1] / v[0] / 1000 if v[0] else 0.0),
                               "calls": v[0]} for d, v in timing.items()],
         },
         "errors": {

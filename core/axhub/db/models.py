@@ -251,13 +251,16 @@ class ProviderCall(Base):
 
 class Organization(Base):
     """An organisation's own settings: the time zone its days are counted in (analytics,
-    reminders) and the locale its messages are written in. Absent: UTC and French."""
+    reminders), the locale its messages are written in, and the attendance rate under
+    which an ended event raises an alert. Absent: Paris time, French, the hub's threshold."""
 
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     timezone: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16))
+    # A fraction (0.5 = 50 %); None: the hub's AXHUB_ATTENDANCE_ALERT_THRESHOLD.
+    attendance_alert_threshold: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime]
 
 

@@ -1,1 +1,2 @@
-"""An organisation's own settings (time zone, locale): ``/api/organization/settings``."""
+"""An organisation's own settings (time zone, locale, attendance alert threshold):
+``/api/organization/settings``."""

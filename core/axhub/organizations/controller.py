@@ -26,11 +26,11 @@ class OrganizationController(Controller):
     path = "/api/organization"
     tags = ["organisation"]
 
-    @get("/settings", summary="The organisation's time zone and locale", responses=errors(401))
+    @get("/settings", summary="The organisation's time zone, locale and alert threshold", responses=errors(401))
     async def read(self, services: Svc, identity: Who) -> SettingsOut:
         return SettingsOut(data=await service.settings_of(services, identity.org_id))
 
-    @put("/settings", summary="Change the organisation's time zone and locale", responses=errors(400, 401, 403))
+    @put("/settings", summary="Change the organisation's time zone, locale and alert threshold", responses=errors(400, 401, 403))
     async def change(self, services: Svc, identity: Who, data: JSONBody[OrganizationSettings]) -> SettingsOut:
         require_role(identity, "admin")
         return SettingsOut(data=await service.change(services, identity.org_id, data))

@@ -11,18 +11,22 @@ through :mod:`.dedupe`, so it is sent once however many times a job runs.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time as dtime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..db import Attendance, Credential, Event, Integration, ScheduledFire, SyncRun
+from ..db import Attendance, Credential, Event, Integration, ScheduledFire, SentNotification, SyncRun
 from ..errors import ApiError, ProviderError
+from ..metering import attribute
 from . import dedupe
 from .service import services_of_current_job
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ..state import Services
 
 log = logging.getLogger("axhub.scheduler")
@@ -32,6 +36,11 @@ log = logging.getLogger("axhub.scheduler")
 REMINDER_LOOKBACK = timedelta(minutes=10)
 # Attendance alerts look at events that ended within this window.
 ALERT_LOOKBACK = timedelta(hours=24)
+# The weekly report goes out on Monday at this time of the organisation's day.
+REPORT_AT = timedelta(hours=8)
+# A report missed while no process ran goes out this late at most; later (or on the day
+# someone turns weeklyReport on) last week's figures would come out of the blue.
+REPORT_LOOKBACK = timedelta(days=1)
 # Dedupe keys are kept this long: longer than any window above.
 KEEP_KEYS = timedelta(days=35)
 
@@ -129,14 +138,17 @@ def reminder_minutes(svc: "Services", integrations: list[Integration]) -> set[in
 
 async def reminders(svc: "Services", at: datetime) -> int:
     """``eventReminder`` for each event starting in one of the organisation's reminder
-    times, when that moment has come (or came less than REMINDER_LOOKBACK ago)."""
+    times, when that moment has come (or came less than REMINDER_LOOKBACK ago). A
+    reminder time of 0 is an "it starts now" notice, as Google's 0-minute reminder."""
     orgs = await _orgs(svc)
     if not orgs:
         return 0
     minutes_of = {org_id: reminder_minutes(svc, integrations) for org_id, integrations in orgs.items()}
     horizon = at + timedelta(minutes=max(max(m) for m in minutes_of.values()))
     async with svc.db.session() as s:  # one query for every organisation
-        events = (await s.scalars(select(Event).where(Event.deleted_at.is_(None), Event.start_at > at,
+        # From REMINDER_LOOKBACK ago: a 0-minute reminder is due at the start itself.
+        events = (await s.scalars(select(Event).where(Event.deleted_at.is_(None),
+                                                      Event.start_at > at - REMINDER_LOOKBACK,
                                                       Event.start_at <= horizon))).all()
     sent = 0
     for event in events:
@@ -144,6 +156,8 @@ async def reminders(svc: "Services", at: datetime) -> int:
             due = event.start_at - timedelta(minutes=m)
             if not at - REMINDER_LOOKBACK < due <= at:
                 continue
+            if m and event.start_at <= at:
+                continue  # sent late, "starts in 15 minutes" would be said of an event under way
             key = f"{event.id}:{m}:{event.start_at.isoformat()}"
             data = {"eventId": event.id, "eventName": event.title, "title": event.title, "type": event.type,
                     "start": event.start_at.isoformat(), "end": event.end_at.isoformat(), "timezone": event.timezone,
@@ -157,11 +171,12 @@ async def reminders(svc: "Services", at: datetime) -> int:
 
 async def attendance_alerts(svc: "Services", at: datetime) -> int:
     """``attendanceAlert`` for each event that ended (within ALERT_LOOKBACK), has
-    attendance recorded, and whose attendance rate is under the threshold
-    (``AXHUB_ATTENDANCE_ALERT_THRESHOLD``)."""
+    attendance recorded, and whose attendance rate is under its organisation's threshold
+    (``attendanceAlertThreshold`` of ``/api/organization/settings``, else the hub's
+    ``AXHUB_ATTENDANCE_ALERT_THRESHOLD``)."""
     from ..events.service import _summary
+    from ..organizations.service import alert_thresholds
 
-    threshold = svc.config.attendance_alert_threshold
     orgs = await _orgs(svc)
     async with svc.db.session() as s:  # one query for every organisation
         events = [e for e in (await s.scalars(select(Event).where(
@@ -171,12 +186,13 @@ async def attendance_alerts(svc: "Services", at: datetime) -> int:
             ids = [e.id for e in events[chunk:chunk + 1000]]
             for a in (await s.scalars(select(Attendance).where(Attendance.event_id.in_(ids)))).all():
                 records.setdefault(a.event_id, {})[a.email] = a
+    thresholds = await alert_thresholds(svc, sorted({e.org_id for e in events if e.id in records}))
     sent = 0
     for event in events:
         if event.id not in records:
             continue  # nobody recorded attendance: nothing to judge
         summary = _summary(event, records[event.id])
-        rate = summary.attendance_rate
+        rate, threshold = summary.attendance_rate, thresholds[event.org_id]
         if rate is None or rate >= threshold:
             continue
         data = {"eventId": event.id, "eventName": event.title, "title": event.title, "type": event.type,
@@ -187,19 +203,46 @@ async def attendance_alerts(svc: "Services", at: datetime) -> int:
     return sent
 
 
-async def weekly_report(svc: "Services", at: datetime) -> int:
-    """``weeklyReport`` for the last full ISO week (Monday to Monday, UTC), to each
-    organisation with an integration whose ``notifications.weeklyReport`` is on."""
-    from ..events.service import _summary
+def report_week(at: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, datetime]:
+    """The last full week in ``zone`` at ``at`` (local Monday midnight to Monday
+    midnight, whatever the daylight-saving shifts inside it), and when its report is
+    due: the Monday 08:00 that ends it, local time."""
+    monday = at.astimezone(zone).date()
+    monday -= timedelta(days=monday.weekday())
+    end = datetime.combine(monday, dtime(0), tzinfo=zone)
+    return datetime.combine(monday - timedelta(days=7), dtime(0), tzinfo=zone), end, end + REPORT_AT
 
-    monday = (at - timedelta(days=at.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    start, end = monday - timedelta(days=7), monday
-    year, week, _ = start.isocalendar()
+
+async def weekly_report(svc: "Services", at: datetime) -> int:
+    """``weeklyReport`` on the last full ISO week of each organisation with an
+    integration whose ``notifications.weeklyReport`` is on, in the organisation's time
+    zone, once its Monday 08:00 has come there (or up to REPORT_LOOKBACK later, had no
+    process run then)."""
+    from ..events.service import _summary
+    from ..organizations.service import time_zones
+
+    orgs = {org_id: rows for org_id, rows in (await _orgs(svc)).items()
+            if any(r.notifications.get("weeklyReport") for r in rows)}
+    zones = await time_zones(svc, list(orgs))
+    due: dict[str, tuple[datetime, datetime, str]] = {}
+    for org_id in orgs:
+        start, end, send_at = report_week(at, zones[org_id])
+        if send_at <= at < send_at + REPORT_LOOKBACK:
+            year, week, _ = start.isocalendar()
+            due[org_id] = (start, end, f"{year}-W{week:02d}")
+    if not due:
+        return 0
+    # The job runs every quarter of an hour: reports already sent are not worked out again.
+    keys = {f"{org_id}:{week}": org_id for org_id, (_, _, week) in due.items()}
+    async with svc.db.session() as s:
+        for chunk in range(0, len(keys), 1000):
+            batch = list(keys)[chunk:chunk + 1000]
+            for key in (await s.scalars(select(SentNotification.key).where(
+                    SentNotification.kind == "weeklyReport", SentNotification.key.in_(batch)))).all():
+                due.pop(keys[key], None)
     sent = 0
-    for org_id, integrations in (await _orgs(svc)).items():
-        wanted = [r for r in integrations if r.notifications.get("weeklyReport")]
-        if not wanted:
-            continue
+    for org_id, (start, end, week) in due.items():
+        integrations = orgs[org_id]
         async with svc.db.session() as s:
             runs = (await s.execute(
                 select(SyncRun.integration_id, SyncRun.status, func.count(), func.sum(SyncRun.error_count))
@@ -221,7 +264,8 @@ async def weekly_report(svc: "Services", at: datetime) -> int:
             entry["errors"] += int(errors or 0)
         rates = [r for e in events if e.id in records and (r := _summary(e, records[e.id]).attendance_rate) is not None]
         data = {
-            "period": {"start": start.isoformat(), "end": end.isoformat(), "week": f"{year}-W{week:02d}"},
+            "period": {"start": start.isoformat(), "end": end.isoformat(), "week": week,
+                       "timezone": zones[org_id].key},
             "events": len(events),
             "eventsWithAttendance": len(rates),
             "averageAttendanceRate": round(100 * sum(rates) / len(rates), 1) if rates else None,
@@ -229,16 +273,20 @@ async def weekly_report(svc: "Services", at: datetime) -> int:
                               **per.get(r.id, {"syncs": 0, "completed": 0, "partial": 0, "failed": 0, "errors": 0})}
                              for r in integrations],
         }
-        sent += await dedupe.send_once(svc, "weeklyReport", f"{org_id}:{year}-W{week:02d}", org_id, data)
+        sent += await dedupe.send_once(svc, "weeklyReport", f"{org_id}:{week}", org_id, data)
     return sent
 
 
-async def after_sync(svc: "Services", row: Integration, run_id: str, status: str, stats: dict[str, Any],
-                     message: str | None) -> bool:
+async def after_sync(svc: "Services", session: "AsyncSession", row: Integration, run_id: str, status: str,
+                     stats: dict[str, Any], message: str | None) -> bool:
     """A finished run told to people as the integration's ``notifications`` ask:
     ``syncErrorNotification`` (``syncErrors``, on by default) for a failed or partial
-    run, ``syncSuccessNotification`` (``syncSuccess``) for a clean one."""
-    prefs = row.notifications or {}
+    run, ``syncSuccessNotification`` (``syncSuccess``) for a clean one. Called in the
+    transaction of the run's final record (``session``): the notice is in the outbox
+    exactly when the run is seen finished, so a crash after that commit loses nothing."""
+    # As set now, not when the run started: a notice turned off during a long run stays off.
+    current = await session.scalar(select(Integration.notifications).where(Integration.id == row.id))
+    prefs = (current if current is not None else row.notifications) or {}
     if status in ("failed", "partial"):
         if not prefs.get("syncErrors", True):
             return False
@@ -249,7 +297,7 @@ async def after_sync(svc: "Services", row: Integration, run_id: str, status: str
         kind = "syncSuccessNotification"
     data = {"integrationId": row.id, "provider": row.provider, "name": row.name, "syncId": run_id, "status": status,
             "statistics": stats, "message": message}
-    return await dedupe.send_once(svc, kind, run_id, row.org_id, data)
+    return await dedupe.send_once_in(svc, session, kind, run_id, row.org_id, data)
 
 
 # -- upkeep ------------------------------------------------------------------------------
@@ -278,6 +326,9 @@ async def token_refresh(svc: "Services", at: datetime) -> int:
 
 def _refresher(svc: "Services", row: Integration) -> Callable[[Any], Awaitable[Any]]:
     async def refresh(creds):
+        # The token call counts in analytics for the organisation whose grant it renews,
+        # as when a sync's own refresh makes it (integrations.service.connection).
+        attribute(row.provider, row.org_id, row.id)
         return await svc.hub.call(row.provider, "refresh", credentials=creds)
 
     return refresh
@@ -369,16 +420,12 @@ def _every(seconds: int):
     return make
 
 
-def _weekly():
-    from apscheduler.triggers.cron import CronTrigger
-
-    return CronTrigger(day_of_week="mon", hour=8, minute=0, timezone="UTC")
-
-
 PERIODIC: dict[str, tuple[Callable[[], Awaitable[int]], Callable[[], Any]]] = {
     "reminders": (fire_reminders, _every(60)),
     "attendance-alerts": (fire_attendance_alerts, _every(300)),
-    "weekly-report": (fire_weekly_report, _weekly),
+    # Every quarter of an hour, not a Monday 08:00 cron: each organisation's Monday
+    # 08:00 comes in its own time zone, and every zone's offset is whole quarters.
+    "weekly-report": (fire_weekly_report, _every(900)),
     "token-refresh": (fire_token_refresh, _every(60)),
     "delivery-retries": (fire_delivery_retries, _every(60)),
     "upkeep": (fire_upkeep, _every(86400)),

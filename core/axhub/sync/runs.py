@@ -255,6 +255,9 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
                 kind = "syncFailed" if status == "failed" else "syncCompleted"
                 svc.signals.emit(s, kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
                                                        "status": status, "statistics": stats, "message": message})
+                from ..scheduler.jobs import after_sync  # people told as the integration's notifications ask
+
+                await after_sync(svc, s, row, run_id, status, stats, message)
             # Released with the final record: whoever sees the run finished may start the next.
             await s.execute(_release_statement(row.id, run_id, **state))
         released = True
@@ -264,13 +267,6 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     if not options.dry_run:
         bulk = (stats.get("eventsCreated", 0) + stats.get("eventsUpdated", 0) + stats.get("eventsDeleted", 0)) >= BULK_ROWS
         svc.tasks.spawn(svc.db.settle(("events", "sync_links") if bulk else ()), name=f"settle-{run_id}")
-    if not options.dry_run:
-        from ..scheduler.jobs import after_sync  # people told as the integration's notifications ask
-
-        try:
-            await after_sync(svc, row, run_id, status, stats, message)
-        except Exception:  # noqa: BLE001 - the run is recorded; a notice must not fail it
-            log.exception("notification after sync %s failed", run_id)
 
 
 def main_code(status: str, errors: list[dict[str, Any]]) -> str | None:
