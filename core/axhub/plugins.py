@@ -177,6 +177,8 @@ class Hub:
         self._http = None
         # Set by Services: the durable outbound queue each provider's ctx carries.
         self.deliveries_for: Callable[[str], Any] | None = None
+        # And the sync requests (``ctx.syncs``).
+        self.syncs_for: Callable[[str], Any] | None = None
 
     @property
     def http(self):
@@ -223,6 +225,7 @@ class Hub:
                 guard=Guard.from_env(self.config.env),
                 recorder=self.recorder,
                 deliveries=self.deliveries_for(slug) if self.deliveries_for else None,
+                syncs=self.syncs_for(slug) if self.syncs_for else None,
             )
             self._contexts[slug] = ctx
         return ctx

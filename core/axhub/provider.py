@@ -22,7 +22,8 @@ class ProviderContext:
     client in sandbox mode); ``http`` is the shared, instrumented client for API calls;
     ``setting(name)`` reads ``AXHUB_<SLUG>_<NAME>`` for provider-specific options;
     ``guard`` checks user-supplied destinations against SSRF before any call;
-    ``deliveries`` stores outbound messages that the hub then delivers and retries.
+    ``deliveries`` stores outbound messages that the hub then delivers and retries;
+    ``syncs`` has the hub sync an integration soon (``axhub.sync.triggers``).
     """
 
     info: ProviderInfo
@@ -38,6 +39,8 @@ class ProviderContext:
     recorder: Any = None
     # axhub.deliveries.Deliveries: durable outbound messages (stored, then ``deliver``ed).
     deliveries: Any = None
+    # axhub.sync.triggers.SyncRequests: syncs on request (e.g. when an event changed).
+    syncs: Any = None
 
     @property
     def slug(self) -> str:

@@ -3,7 +3,8 @@
 Throttling (``RateLimited``) and transient failures (5xx, timeouts, unreachable) are
 retried; everything else is the caller's to handle. ``AXHUB_RETRY_MAX_WAIT`` caps any
 single wait (a provider asking for an hour is better answered by failing the run and
-letting the next one try).
+letting the next one try). A spent quota (``QuotaExceeded``) is never retried, and a
+:class:`QuotaBreaker` stops a run from asking again for the rest of it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 from .errors import ProviderError, QuotaExceeded, RateLimited
@@ -52,6 +54,43 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = 6, b
                 raise
             await sleep(backoff(attempt, exc.retry_after, base=base))
     raise AssertionError("unreachable")
+
+
+class QuotaBreaker:
+    """One per run (per adapter): after the provider said a daily or monthly quota is
+    spent, every later call of the run fails at once with the same error, unsent. Each
+    of those calls would only be refused again — and a refused call may itself count
+    against the quota — so the run ends ``partial`` with the reason on every op it could
+    not do, and the next run (after the reset) does them.
+
+    ``await breaker.call(fn)`` runs ``fn()`` unless the breaker has tripped; ``spent``
+    is the first :class:`QuotaExceeded` seen (None while calls go through)."""
+
+    def __init__(self) -> None:
+        self.spent: QuotaExceeded | None = None
+        self._at: datetime | None = None
+
+    async def call(self, call: Callable[[], Awaitable[T]]) -> T:
+        if self.spent is not None:
+            raise self.refusal()
+        try:
+            return await call()
+        except QuotaExceeded as exc:
+            if self.spent is None:
+                self.spent, self._at = exc, datetime.now(timezone.utc)
+            raise
+
+    def refusal(self) -> QuotaExceeded:
+        """A fresh error for a call not sent (the first one's traceback stays its own)."""
+        first = self.spent
+        assert first is not None and self._at is not None
+        resets, left = "", None
+        if first.retry_after is not None:
+            at = self._at + timedelta(seconds=first.retry_after)
+            resets = f"; it resets at {at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            left = max(0.0, (at - datetime.now(timezone.utc)).total_seconds())
+        return QuotaExceeded(f"{first.message} (not sent: the quota was spent earlier in this run{resets})",
+                             reason=first.reason, status=first.status, retry_after=left)
 
 
 class Again:

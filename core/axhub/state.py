@@ -38,6 +38,7 @@ class Services:
     def build(cls, config: Config, plugins: PluginManager | None = None, clock: Callable[[], datetime] = utcnow) -> "Services":
         from .deliveries import Deliveries, DeliveryWorker
         from .deliveries.queue import Store
+        from .sync.triggers import SyncRequests
 
         db = Database(config.database_url)
         plugins = plugins or PluginManager(config)
@@ -53,6 +54,7 @@ class Services:
         svc.deliveries = Store(svc)
         svc.worker = DeliveryWorker(svc)
         hub.deliveries_for = lambda slug: Deliveries(svc, slug)
+        hub.syncs_for = lambda slug: SyncRequests(svc, slug)
         svc.scheduler = Scheduler(svc)
         return svc
 

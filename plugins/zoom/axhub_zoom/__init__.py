@@ -19,6 +19,7 @@ from axhub import (
     Endpoint,
     Grant,
     InvalidCredentials,
+    Notification,
     ProviderContext,
     ProviderError,
     ProviderInfo,
@@ -177,6 +178,38 @@ def sync(ctx: ProviderContext, connection: Connection):
     from .meetings import ZoomMeetings
 
     return ZoomMeetings(ctx, connection)
+
+
+EVENT_CHANGES = ("eventCreated", "eventUpdated", "eventDeleted")
+
+
+def wants_sync(settings: ZoomSettings, notification: Notification) -> bool:
+    """Whether an event change means meeting work for an integration with ``settings``:
+    a new event of the selected types to give a meeting (``autoCreateMeetings``), an
+    event with a Zoom meeting to follow (patched, or deleted when it leaves the types),
+    a deleted event of the selected types. The run decides the rest; a change missed
+    here is still done by the next scheduled run (the engine reads the change log)."""
+    if not settings.auto_sync or notification.kind not in EVENT_CHANGES:
+        return False
+    data = notification.data
+    selected = not settings.event_types or (data.get("type") or "") in settings.event_types
+    if notification.kind == "eventDeleted":
+        return selected  # the signal does not say whether it had a meeting
+    has_meeting = (data.get("meeting") or {}).get("provider") == "zoom"
+    return has_meeting or (settings.auto_create_meetings and selected)
+
+
+@hookimpl
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    # Meetings follow events through sync runs; an event change asks for one soon
+    # rather than waiting for the schedule. Raising leaves the signal in the outbox,
+    # broadcast again later: a request is idempotent (one waiting run per integration).
+    if notification.kind not in EVENT_CHANGES or ctx.syncs is None:
+        return
+    for connection in await ctx.syncs.integrations(notification.org_id):
+        if wants_sync(connection.settings, notification):
+            event_id = notification.data.get("id")
+            await ctx.syncs.request(connection, reason=f"{notification.kind} {event_id}")
 
 
 @hookimpl

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from axhub import Connection, InvalidCredentials, ProviderContext, ProviderError, ProviderPermissionDenied
-from axhub.retry import with_retries
+from axhub.retry import QuotaBreaker, with_retries
 from axhub.sync import FIELDS, EventData, FollowUp, LinkedEvent, WriteOp, WriteResult
 
 from . import attendance
@@ -33,11 +33,32 @@ PAGE_SIZE = 300  # the most Zoom's report API returns in one page
 NOT_FOUND = "3001"  # "Meeting does not exist" — also what the report API says before the report is ready
 NO_RECORDING = "3301"
 GIVE_UP_AFTER = timedelta(days=30)  # an ended meeting with no report by then never had participants
+# Zoom usually has the report within the hour: until then every run asks. Later (a
+# meeting nobody joined never gets one) asks space out with the meeting's age, so that
+# a sync every few minutes does not spend Zoom's report quota on it for 30 days.
+EAGER_FOR = timedelta(hours=1)
+RECHECK_MAX = timedelta(hours=6)
 PASSWORD_ALPHABET = string.ascii_letters + string.digits  # Zoom passcodes: ≤ 10 of [A-Za-z0-9@-_*]
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _next_check(state: dict[str, Any], end: datetime) -> datetime | None:
+    """When a pending report is worth asking for again (None: now). In the first hour
+    after the end, at once; later, after a quarter of the meeting's age when it was last
+    asked (at most 6 hours): about 140 asks over the 30 days instead of one a sync."""
+    if state.get("status") != "pending" or not state.get("checkedAt"):
+        return None
+    try:
+        checked = datetime.fromisoformat(str(state["checkedAt"]).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    age = checked - end
+    if age < EAGER_FOR:
+        return None
+    return checked + min(age / 4, RECHECK_MAX)
 
 
 class ZoomMeetings:
@@ -54,6 +75,8 @@ class ZoomMeetings:
         self._listed: dict[tuple[str, str], list[int]] | None = None
         self._listing = asyncio.Lock()
         self._claimed: set[int] = set()  # meetings this run already gave an event
+        # Zoom's daily limits: once one is spent, the rest of the run sends nothing.
+        self.quota = QuotaBreaker()
 
     # -- what gets a meeting -----------------------------------------------------------
     def exports(self, data: EventData) -> bool:
@@ -88,8 +111,11 @@ class ZoomMeetings:
     async def _once(self, method: str, path: str, **kwargs: Any):
         from . import zoom_error
 
-        token = await self.connection.access_token()
-        return await self.ctx.call(method, f"{self.api}{path}", token=token, errors=zoom_error, **kwargs)
+        async def call():
+            token = await self.connection.access_token()
+            return await self.ctx.call(method, f"{self.api}{path}", token=token, errors=zoom_error, **kwargs)
+
+        return await self.quota.call(call)
 
     async def _call(self, method: str, path: str, **kwargs: Any):
         return await with_retries(lambda: self._once(method, path, **kwargs), attempts=ATTEMPTS)
@@ -226,8 +252,13 @@ class ZoomMeetings:
             meeting = event.meeting or {}
             if meeting.get("provider") != "zoom":
                 continue
-            done = (meeting.get("attendance") or {}).get("status") in ("recorded", "unavailable")
-            if done and not run.force:
+            state = meeting.get("attendance") or {}
+            if state.get("status") in ("recorded", "unavailable") and not run.force:
+                continue
+            due = _next_check(state, event.data.end)
+            if due is not None and due > now and not run.force:
+                run.pending(event.event_id, f"Zoom's participant report was not ready at {state['checkedAt']}; "
+                                            f"the first sync after {_utc(due)} asks again")
                 continue
             try:
                 participants = await self.participants(event.external_id)
@@ -240,8 +271,11 @@ class ZoomMeetings:
                         run.note(event.event_id, meetingId=event.external_id,
                                  message="Zoom has no participant report for this meeting; attendance not recorded")
                     else:
+                        # Remembered on the event, so that later runs know when to ask again.
+                        await run.update_meeting(event.event_id, {**meeting, "attendance": {
+                            "status": "pending", "checkedAt": _utc(now)}})
                         run.pending(event.event_id, "Zoom's participant report is not ready yet (it appears a while "
-                                                    "after the meeting ends); the next sync tries again")
+                                                    "after the meeting ends); a later sync tries again")
                     continue
                 run.failed(event.event_id, exc.code, f"Zoom participant report: {exc.message}")
                 continue

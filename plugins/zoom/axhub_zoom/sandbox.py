@@ -16,7 +16,8 @@ Shapes follow Zoom's OAuth guide and ``zoom-openapi-v2.json``:
 Test client: ``axhub-sandbox-zoom`` / ``sandbox-secret-zoom``. Beyond the shared
 ``/_control`` routes: ``POST /_control/app-scopes`` sets the scopes the sandbox's
 Marketplace app is configured with, ``POST /_control/rate-limit`` sets the limit that
-``/v2`` applies and reports (category, type ``QPS`` or ``Daily-limit``, limit, remaining).
+``/v2`` applies and reports (category, type ``QPS`` or ``Daily-limit``, limit, remaining);
+``GET /_control/rate-limit`` reads it back with ``refused``, the requests answered 429 since.
 """
 
 from __future__ import annotations
@@ -81,12 +82,14 @@ class RateLimit:
         self.limit = int(data.get("limit", 30))  # Light APIs, Pro plan: 30 requests a second
         self.remaining = int(data.get("remaining", self.limit))
         self.window = int(time.time())
+        self.refused = 0  # requests answered 429 since: what a test counts
 
     def take(self) -> bool:
         """Count one request; False when the limit is spent."""
         if self.type == "QPS" and int(time.time()) != self.window:
             self.window, self.remaining = int(time.time()), self.limit
         if self.remaining <= 0:
+            self.refused += 1
             return False
         self.remaining -= 1
         return True
@@ -238,11 +241,19 @@ def create_app():
         app_scopes[:] = data
         return {"scopes": app_scopes}
 
+    def limit_state() -> dict[str, Any]:
+        return {"category": limit.category, "type": limit.type, "limit": limit.limit, "remaining": limit.remaining,
+                "refused": limit.refused}
+
     @post("/_control/rate-limit", status_code=200, sync_to_thread=False)
     def set_rate_limit(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         limit.configure(data)
-        return {"category": limit.category, "type": limit.type, "limit": limit.limit, "remaining": limit.remaining}
+        return limit_state()
 
-    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit,
+    @get("/_control/rate-limit", sync_to_thread=False)
+    def get_rate_limit() -> dict[str, Any]:
+        return limit_state()
+
+    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit, get_rate_limit,
                       *meeting_routes(meetings, guard, api_error)], server=server,
                      render_fault=render_fault, on_reset=on_reset)

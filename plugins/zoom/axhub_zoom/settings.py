@@ -11,7 +11,7 @@ from typing import Literal
 
 import msgspec
 
-from axhub import Settings, SettingsError
+from axhub import Settings, SettingsError, SyncSettings
 
 # The spec's names for Zoom's meeting ``type``. An instant meeting (type 1) has no start
 # time, so it cannot stand for an Attendance-X event and is not offered.
@@ -70,7 +70,13 @@ class AttendanceTracking(Settings):
             raise SettingsError("attendanceTracking.minimumDuration", "must be zero or more minutes")
 
 
-class ZoomSettings(Settings):
+class ZoomSettings(SyncSettings):
+    # From SyncSettings: ``autoSync`` (default on) and ``syncInterval`` (seconds, default
+    # 300) let the hub's scheduler run the integration's sync on its own — which is what
+    # pulls attendance once meetings end and asks again while Zoom's report is not
+    # ready — and ``autoSync`` also lets event changes start a sync soon after (see
+    # ``notify``). Meetings only ever follow events: the one direction there is.
+    sync_direction: Literal["attendance_to_external"] = "attendance_to_external"
     # Off by default: each meeting created counts against Zoom's daily per-user limit
     # of meeting create/update requests, so the organisation opts in.
     auto_create_meetings: bool = False
@@ -80,6 +86,7 @@ class ZoomSettings(Settings):
     attendance_tracking: AttendanceTracking = msgspec.field(default_factory=AttendanceTracking)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for i, kind in enumerate(self.event_types):
             if not kind.strip() or len(kind) > 64:
                 raise SettingsError(f"eventTypes[{i}]", "must be an event type of 1 to 64 characters")

@@ -211,6 +211,32 @@ def test_a_spent_daily_limit_makes_the_run_partial_and_the_event_stays_usable(ap
     assert meeting["topic"] == "Still fine" and event(api, created["id"])["meeting"]["id"] == str(meeting["id"])
 
 
+def test_a_spent_daily_limit_stops_the_runs_calls_to_zoom(api, zoom):
+    integration = connect_zoom(api, autoCreateMeetings=True)
+    start = now() + timedelta(days=1)
+    ended = create_event(api, now() - timedelta(hours=2), now() + timedelta(hours=1), title="Ended", attendees=ATTENDEES[:1])
+    sync(api, integration)
+    finish(api, ended["id"])  # its participant report is due too
+    created = [create_event(api, start, start + timedelta(hours=1), title=f"Review {i}") for i in range(3)]
+    zoom.rate_limit(category="Medium", type="Daily-limit", limit=100, remaining=0)
+
+    run = sync(api, integration)
+    assert run["status"] == "partial"
+    by_event = {e["eventId"]: e for e in run["errors"]}
+    assert set(by_event) == {c["id"] for c in created} | {ended["id"]}
+    assert {e["code"] for e in run["errors"]} == {"API_QUOTA_EXCEEDED"}
+    # Zoom was asked once: every other op of the run was refused unsent, with the reason.
+    assert zoom.control.get("/_control/rate-limit").json()["refused"] == 1
+    unsent = [e for e in run["errors"] if "not sent" in e["error"]]
+    assert len(unsent) == 3 and all("daily rate limit" in e["error"] and "resets at" in e["error"] for e in unsent)
+    assert all(event(api, c["id"])["meeting"] is None for c in created)
+
+    zoom.rate_limit()  # the next day's run does it all
+    run = sync(api, integration)
+    assert run["status"] == "completed", run
+    assert len(zoom.meetings()) == 4
+
+
 def test_throttling_is_waited_out_without_duplicates(api, zoom):
     integration = connect_zoom(api, autoCreateMeetings=True)
     zoom.fault(path="/v2/users/me/meetings", method="POST", status=429, count=2, headers={"Retry-After": "0.2"})
@@ -364,6 +390,32 @@ def test_attendance_is_not_pulled_when_tracking_is_off(api, zoom):
     sync(api, integration)
     assert attendance(api, created["id"])["alice@techcorp.com"]["status"] == "unknown"
     assert "report" not in zoom.calls()[meeting_id]
+
+
+def test_a_report_long_overdue_is_asked_for_less_often(api, zoom):
+    """Zoom never makes a report for a meeting nobody joined: with a sync every few
+    minutes, asking each time for 30 days would spend the report quota for nothing."""
+    integration = connect_zoom(api, autoCreateMeetings=True)
+    start = now() - timedelta(hours=3)
+    created = create_event(api, start, now() + timedelta(hours=1), attendees=ATTENDEES[:1])
+    sync(api, integration)
+    api.patch(f"/api/events/{created['id']}", json={"end": (now() - timedelta(hours=2)).isoformat()})
+    zoom.rate_limit(category="Heavy", type="Daily-limit", limit=1000)  # counts the calls
+
+    def asked():
+        return 1000 - zoom.control.get("/_control/rate-limit").json()["remaining"]
+
+    run = sync(api, integration)
+    assert "not ready" in run["statistics"]["attendance"]["pending"][0]["reason"] and asked() == 1
+    assert event(api, created["id"])["meeting"]["attendance"]["status"] == "pending"
+    # Two hours after the end, the next ask waits half an hour.
+    run = sync(api, integration)
+    assert run["status"] == "completed" and "asks again" in run["statistics"]["attendance"]["pending"][0]["reason"]
+    assert asked() == 1
+    assert attendance(api, created["id"])["alice@techcorp.com"]["status"] == "unknown"
+    # Asked for, it looks at once.
+    sync(api, integration, options={"forceUpdate": True})
+    assert asked() == 2
 
 
 def test_a_failing_report_is_an_error_of_the_run_and_retried(api, zoom):

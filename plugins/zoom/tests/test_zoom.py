@@ -274,9 +274,11 @@ def test_zoom_error_bodies_of_the_sandbox(sandbox):
 
 def test_spec_meeting_configuration_is_accepted(api):
     integration = connect(api, "zoom", settings=SPEC_SETTINGS)["integrationId"]
-    # The spec's block, plus the event types that get meetings (default: every type).
-    assert view(api, integration)["settings"] == {**SPEC_SETTINGS, "eventTypes": []}
-    changed = {**SPEC_SETTINGS, "autoCreateMeetings": False, "eventTypes": ["meeting", "training"]}
+    # The spec's block, plus the event types that get meetings (default: every type)
+    # and the schedule every syncing integration has.
+    scheduled = {"syncDirection": "attendance_to_external", "autoSync": True, "syncInterval": 300}
+    assert view(api, integration)["settings"] == {**SPEC_SETTINGS, "eventTypes": [], **scheduled}
+    changed = {**SPEC_SETTINGS, "autoCreateMeetings": False, "eventTypes": ["meeting", "training"], **scheduled}
     response = api.put(f"/api/integrations/{integration}/settings", json={"settings": changed})
     assert response.status_code == 200, response.text
     assert response.json()["data"]["settings"] == changed
@@ -313,10 +315,21 @@ def test_bad_settings_are_400_naming_the_field(api, settings, field):
     assert view(api, integration)["settings"] == before
 
 
-def test_sync_settings_do_not_apply_to_zoom(api):
+def test_zoom_syncs_on_a_schedule_in_the_one_direction_there_is(api):
     integration = connect(api, "zoom")["integrationId"]
-    response = api.put(f"/api/integrations/{integration}/settings", json={"syncInterval": 600})
+    settings = view(api, integration)["settings"]
+    assert settings["autoSync"] is True and settings["syncInterval"] == 300
+    assert settings["syncDirection"] == "attendance_to_external"
+    assert view(api, integration)["nextSync"] is not None  # the scheduler holds its schedule
+    response = api.put(f"/api/integrations/{integration}/settings", json={"syncInterval": 600, "autoSync": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["settings"]["syncInterval"] == 600
+    assert response.json()["data"]["nextSync"] is None  # autoSync off: no schedule
+    # The operator's bounds hold, and meetings never come back as events.
+    response = api.put(f"/api/integrations/{integration}/settings", json={"syncInterval": 5})
     assert response.status_code == 400 and response.json()["error"]["field"] == "syncInterval"
+    response = api.put(f"/api/integrations/{integration}/settings", json={"syncDirection": "bidirectional"})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "syncDirection"
 
 
 def test_bad_settings_at_connect_name_the_field(api):
