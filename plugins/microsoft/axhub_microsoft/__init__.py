@@ -14,15 +14,21 @@ from axhub import (
     Connection,
     ConnectionReport,
     Credentials,
+    Delivery,
+    DeliveryOutcome,
     Endpoint,
     Grant,
+    Notification,
     ProviderContext,
+    ProviderError,
     ProviderInfo,
     Scope,
     UserInfo,
     hookimpl,
+    notifications,
     oauth,
 )
+from axhub.deliveries import Policy
 from axhub.http import api_limits
 from axhub.sync import remove_created
 
@@ -71,8 +77,7 @@ INFO = ProviderInfo(
     ),
     default_scopes=("calendar.read", "calendar.write", "events.manage"),
     settings_type=MicrosoftSettings,
-    # meetings and notify come with the Teams parts.
-    capabilities=("oauth", "pkce", "refresh", "calendar_sync"),
+    capabilities=("oauth", "pkce", "refresh", "calendar_sync", "meetings", "notify"),
     endpoints={
         "authorize": Endpoint(f"{LOGIN}/authorize", "/{tenant}/oauth2/v2.0/authorize"),
         "token": Endpoint(f"{LOGIN}/token", "/{tenant}/oauth2/v2.0/token"),
@@ -174,8 +179,11 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
     if throttled:
         notes.append(throttled)
     settings: MicrosoftSettings = connection.settings
-    if settings.teams_channel is not None and CHANNEL_MESSAGE_SEND not in granted:
+    channels = [settings.teams_channel, settings.teams_channels.alerts, settings.teams_channels.reports]
+    if any(channels) and CHANNEL_MESSAGE_SEND not in granted:
         notes.append("teamsChannel is set but the teams.messages scope is not granted: reconnect with it")
+    if any(channels) and not any(settings.delivers(k) for k in notifications.NOTIFICATION_TYPES):
+        notes.append("A Teams channel is set but no notification type is enabled: nothing will be posted")
     if settings.outlook_settings.category_color != "none" and MAILBOX_SETTINGS not in granted:
         notes.append("outlookSettings.categoryColor needs the calendar.categories scope to colour the Attendance-X "
                      "category; without it events carry the category uncoloured")
@@ -219,3 +227,39 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
             "to delete the grant in Microsoft Entra ID",
         ),
     )
+
+
+@hookimpl
+async def notify(ctx: ProviderContext, notification: Notification) -> None:
+    """Store one rendered Teams message per Microsoft integration of the organisation
+    that names a channel for this kind of notification; ``deliver`` posts it."""
+    from . import teams
+
+    # Which kinds, whose integrations, in which words: the core's, shared with Slack.
+    audience = await notifications.audience(ctx, notification)
+    if audience is None:
+        return
+    for connection in audience.connections:
+        message = teams.build(notification, connection.settings, audience.formatter, audience.locale)
+        if message is None:
+            continue
+        await ctx.deliveries.enqueue(
+            connection, target=message.channel_id, kind=notification.kind, payload=msgspec.json.encode(message),
+            key=notification.id, subject=notification.data.get("eventId"),
+            policy=Policy(max_retries=5, backoff_multiplier=2.0),
+        )
+
+
+@hookimpl
+async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
+    """Post a stored Teams message; say what Graph said."""
+    from . import teams
+
+    message = msgspec.json.decode(delivery.payload, type=teams.Message)
+    try:
+        result = await teams.send(ctx, connection, message)
+    except ProviderError as exc:
+        # A 4xx is Graph's last word (no permission, no such team or channel, a message it
+        # refuses): no retry changes it. No answer, or a 5xx, may pass.
+        return notifications.refused(exc, final=exc.status is not None and 400 <= exc.status < 500)
+    return DeliveryOutcome(status="delivered", http_status=201, excerpt=msgspec.json.encode(result).decode()[:500])

@@ -18,6 +18,12 @@ create with a known one idempotent, and it tells the engine which events are our
 Times the Graph way: ``dateTime`` without an offset plus ``timeZone`` (the event's IANA
 zone) when writing; reads ask ``Prefer: outlook.timezone="UTC"`` and take the event's
 own zone from ``originalStartTimeZone``.
+
+Teams meetings (``teamsIntegration.autoCreateMeetings``): events the hub creates ask
+``isOnlineMeeting``; the join URL Graph answers goes to ``WriteResult.meeting`` (the
+Attendance-X event's ``meeting``), then ``defaultMeetingSettings`` are PATCHed on the
+online meeting found by that URL. The join information Exchange appends to such an
+event's body is cut from the description read back.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Sequence
 from urllib.parse import quote
@@ -32,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from axhub import Connection, ProviderContext, ProviderError, ProviderPermissionDenied
+from axhub import Connection, InvalidCredentials, ProviderContext, ProviderError, ProviderPermissionDenied
 from axhub.http import retry_after
 from axhub.retry import Again, settle_calls, with_retries
 from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
@@ -107,6 +114,11 @@ class _Location(msgspec.Struct):
     displayName: str | None = None  # noqa: N815
 
 
+class _OnlineMeetingInfo(msgspec.Struct):
+    joinUrl: str | None = None  # noqa: N815
+    conferenceId: str | None = None  # noqa: N815
+
+
 class _Removed(msgspec.Struct):
     reason: str = "deleted"
 
@@ -126,6 +138,8 @@ class _Event(msgspec.Struct, rename={"removed": "@removed"}):
     sensitivity: str | None = None
     isCancelled: bool = False  # noqa: N815
     transactionId: str | None = None  # noqa: N815
+    isOnlineMeeting: bool = False  # noqa: N815
+    onlineMeeting: _OnlineMeetingInfo | None = None  # noqa: N815
 
 
 class _Page(msgspec.Struct, rename={"next_link": "@odata.nextLink", "delta_link": "@odata.deltaLink"}):
@@ -143,6 +157,22 @@ class _Reply(msgspec.Struct):
 
 class _Batch(msgspec.Struct):
     responses: list[_Reply] = []
+
+
+# Exchange appends a Teams meeting's join information to the event's body, under a rule
+# of underscores ("Microsoft Teams meeting" / "Réunion Microsoft Teams"…): not the
+# description the user wrote, and not to be synced back into Attendance-X.
+_JOIN_INFO = re.compile(r"\s*_{30,}[ \t]*\r?\n[^\n]*Microsoft Teams.*\Z", re.S)
+
+
+def _by_join_url(join_url: str) -> str:
+    # An OData string literal: a quote inside it is doubled.
+    literal = join_url.replace("'", "''")
+    return "/me/onlineMeetings?$filter=" + quote(f"JoinWebUrl eq '{literal}'", safe="")
+
+
+def _without_join_info(text: str) -> str:
+    return _JOIN_INFO.sub("", text).strip()
 
 
 def _utc(value: _Time | None) -> datetime | None:
@@ -176,6 +206,8 @@ class OutlookCalendar:
         self.color = CATEGORY_PRESETS[outlook.category_color]
         self.categories = [CATEGORY] if self.color != "none" else []
         self._category_checked = False
+        teams = self.settings.teams_integration
+        self.meetings = teams.enabled and teams.auto_create_meetings
 
     # -- mapping -----------------------------------------------------------------------
     def to_graph(self, data: EventData) -> dict[str, Any]:
@@ -195,6 +227,26 @@ class OutlookCalendar:
             "categories": self.categories,
         }
 
+    def online(self, data: EventData) -> dict[str, Any]:
+        """What makes a new event a Teams meeting: only events the hub creates, and only
+        those not over yet (as Zoom's meetings: one a user edits later is left as it is,
+        and switching autoCreateMeetings off keeps the meetings already made)."""
+        if not self.meetings or data.end <= datetime.now(timezone.utc):
+            return {}
+        return {"isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness"}
+
+    def meeting_options(self) -> dict[str, Any]:
+        """defaultMeetingSettings as the onlineMeeting's own properties. Teams has no
+        per-meeting switch that keeps anonymous people out (that is the tenant's meeting
+        policy): allowAnonymous decides whether they wait in the lobby."""
+        d = self.settings.teams_integration.default_meeting_settings
+        return {
+            "lobbyBypassSettings": {"scope": "everyone" if d.allow_anonymous else "organization",
+                                    "isDialInBypassEnabled": d.allow_anonymous},
+            "recordAutomatically": d.record_automatically,
+            "allowTranscription": d.allow_transcription,
+        }
+
     def from_graph(self, item: _Event) -> RemoteEvent:
         remote = RemoteEvent(external_id=item.id, etag=item.changeKey, updated=item.lastModifiedDateTime,
                              deleted=item.removed is not None or item.isCancelled, local_id=local_id_of(item.transactionId))
@@ -209,7 +261,7 @@ class OutlookCalendar:
             start=start,
             end=max(end, start),
             timezone=iana(item.originalStartTimeZone or (item.start.timeZone if item.start else None)),
-            description=(item.body.content.strip() or None) if item.body else None,
+            description=(_without_join_info(item.body.content) or None) if item.body else None,
             location=(item.location.displayName or None) if item.location else None,
             attendees=tuple(sorted(
                 # Graph fills a missing name with the address: that is no name.
@@ -333,7 +385,8 @@ class OutlookCalendar:
 
     def _request(self, key: int, op: WriteOp, kind: str) -> dict[str, Any]:
         if kind == "create":
-            body = {**self.to_graph(op.data), "transactionId": transaction_id(self.connection.id, op.event_id, op.version)}  # type: ignore[arg-type]
+            body = {**self.to_graph(op.data), **self.online(op.data),  # type: ignore[arg-type]
+                    "transactionId": transaction_id(self.connection.id, op.event_id, op.version)}
             return {"id": str(key), "method": "POST", "url": f"{self.base}/events",
                     "headers": {"Content-Type": "application/json", "Prefer": UTC_PREFER}, "body": body}
         url = f"/me/events/{quote(op.external_id or '', safe='')}"
@@ -378,16 +431,79 @@ class OutlookCalendar:
         for i in unsettled:
             done[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
                                   error="Microsoft Graph kept throttling or failing this request; it is retried next sync")
+        made = [done[i] for i in range(len(ops)) if kinds[i] == "create" and done[i].ok and done[i].meeting]
+        if made:
+            await self._apply_options(made)  # type: ignore[arg-type]
         return [done[i] for i in range(len(ops))]
 
-    @staticmethod
-    def _outcome(kind: str, op: WriteOp, reply: _Reply) -> WriteResult | Again | str:
+    # -- Teams meetings ----------------------------------------------------------------
+    async def _each(self, requests: list[dict[str, Any]]) -> list[_Reply | None]:
+        """Requests in $batch round trips, each sent again while throttled or failing
+        transiently: the final reply of each (None: it never settled)."""
+        async def round_trip(pending: list[int]) -> dict[int, _Reply | Again]:
+            replies = await self._send([{**requests[i], "id": str(i)} for i in pending])
+            out: dict[int, _Reply | Again] = {}
+            for i in pending:
+                reply = replies[str(i)]
+                if reply.status in (429, 500, 502, 503, 504):
+                    out[i] = Again(retry_after({k.lower(): v for k, v in reply.headers.items()}))
+                else:
+                    out[i] = reply
+            return out
+
+        done: dict[int, _Reply] = {}
+        for start in range(0, len(requests), MAX_BATCH):
+            chunk = list(range(start, min(start + MAX_BATCH, len(requests))))
+            settled, _ = await settle_calls(chunk, round_trip, attempts=ATTEMPTS)
+            done.update(settled)
+        return [done.get(i) for i in range(len(requests))]
+
+    async def _apply_options(self, results: list[WriteResult]) -> None:
+        """defaultMeetingSettings on the meetings just made. Graph reaches an event's
+        meeting only through its join URL (``/me/onlineMeetings?$filter=JoinWebUrl eq``),
+        then PATCHes it (both need OnlineMeetings.ReadWrite). A meeting whose options could
+        not be set stays, with Teams' defaults, and says so (``optionsApplied: false``):
+        the event itself was written."""
+        try:
+            found = await self._each([{"method": "GET", "url": _by_join_url(r.meeting["joinUrl"])}  # type: ignore[index]
+                                      for r in results])
+            ids = [((reply.body or {}).get("value") or [{}])[0].get("id") if reply and reply.status == 200 else None
+                   for reply in found]
+            for result, meeting_id in zip(results, ids):
+                result.meeting["id"] = meeting_id  # type: ignore[index]
+            targets = [(r, i) for r, i in zip(results, ids) if i]
+            options = self.meeting_options()
+            patched = await self._each([{
+                "method": "PATCH", "url": f"/me/onlineMeetings/{quote(meeting_id, safe='')}",
+                "headers": {"Content-Type": "application/json"}, "body": options,
+            } for _, meeting_id in targets])
+            for (result, _), reply in zip(targets, patched):
+                result.meeting["optionsApplied"] = reply is not None and 200 <= reply.status < 300  # type: ignore[index]
+        except InvalidCredentials:
+            raise  # the grant is dead: the run says reconnect
+        except ProviderError:
+            # The meetings exist; their options stay Teams' defaults (optionsApplied: false).
+            return
+
+    def _meeting(self, event: _Event) -> dict[str, Any] | None:
+        if not (event.isOnlineMeeting and event.onlineMeeting and event.onlineMeeting.joinUrl):
+            return None
+        return {"provider": "microsoft", "onlineMeetingProvider": "teamsForBusiness", "id": None,
+                "joinUrl": event.onlineMeeting.joinUrl, "conferenceId": event.onlineMeeting.conferenceId,
+                "optionsApplied": False}
+
+    def _outcome(self, kind: str, op: WriteOp, reply: _Reply) -> WriteResult | Again | str:
         body = reply.body if isinstance(reply.body, dict) else {}
         if 200 <= reply.status < 300:
             if kind == "delete":
                 return WriteResult(ok=True, external_id=op.external_id)
             event = msgspec.convert(body, _Event)
-            return WriteResult(ok=True, external_id=event.id, etag=event.changeKey, updated=event.lastModifiedDateTime)
+            result = WriteResult(ok=True, external_id=event.id, etag=event.changeKey, updated=event.lastModifiedDateTime)
+            if kind == "create" and self.meetings:
+                meeting = self._meeting(event)
+                if meeting is not None:  # no Teams on this calendar: a plain event, nothing stored
+                    result.meeting = meeting
+            return result
         if reply.status in (429, 500, 502, 503, 504):
             headers = {k.lower(): v for k, v in reply.headers.items()}
             return Again(retry_after(headers))

@@ -15,9 +15,10 @@ Shapes follow Microsoft's documentation and ``microsoft-graph-v1.0.csdl.xml``:
   ``x-ms-throttle-limit-percentage`` once past 80% of the app's limit.
 
 The Outlook calendar (events, ``calendarView/delta``, ``$batch``, master categories) is in
-``sandbox_outlook`` (the data), ``sandbox_calls`` (one pipeline for direct and batched
-calls: faults, token, throttling, scopes) and ``sandbox_routes`` (routes and
-``/_control/outlook``).
+``sandbox_outlook`` (the data), Teams (online meetings, channel messages) in
+``sandbox_teams``, ``sandbox_calls`` (one pipeline for direct and batched calls: faults,
+token, throttling, scopes) and ``sandbox_routes`` (routes, ``/_control/outlook`` and
+``/_control/teams``).
 
 ``POST /_control/graph`` sets what a test needs beyond the shared controls:
 ``{"scopeFormat": "qualified"|"short", "throttle": {"limit", "windowSeconds"}|null,
@@ -53,7 +54,8 @@ from axhub.sandbox import (
 from .graph import GRAPH_RESOURCE, valid_tenant
 from .sandbox_calls import GraphApi, Throttle, route_of
 from .sandbox_outlook import Outlook
-from .sandbox_routes import outlook_routes
+from .sandbox_routes import outlook_routes, teams_routes
+from .sandbox_teams import Teams
 
 CLIENT = ("axhub-sandbox-microsoft", "sandbox-secret-microsoft")
 TENANT_ID = "b2c7a3e1-5d4f-4c8a-9e61-3f0d7a2b9c14"  # the sandbox's directory
@@ -175,7 +177,8 @@ def create_app():
                          access_ttl=3599, rotate_refresh=True, user=USER)
     state = GraphState()
     faults = Faults(per_call=lambda path: route_of(path[len("/v1.0"):]))
-    api = GraphApi(server, faults, Outlook(USER.name, USER.email), CALENDARS, DEFAULT_CALENDAR, _graph_scope)
+    teams = Teams(TENANT_ID, USER.id, USER.name, USER.email)
+    api = GraphApi(server, faults, Outlook(USER.name, USER.email, teams), CALENDARS, DEFAULT_CALENDAR, _graph_scope, teams)
 
     def render_fault(fault: Fault) -> Response:
         if "/oauth2/v2.0/" in fault.path:
@@ -353,6 +356,7 @@ def create_app():
                                     float(throttle.get("windowSeconds", 10)))
         if "onlineMeetingProviders" in data:
             state.online_meeting_providers = tuple(data["onlineMeetingProviders"])
+            api.outlook.meeting_providers = state.online_meeting_providers
         return {"scopeFormat": state.scope_format, "throttleLimit": api.throttle.limit,
                 "onlineMeetingProviders": list(state.online_meeting_providers)}
 
@@ -369,14 +373,17 @@ def create_app():
         fresh = GraphState()
         for field in dataclasses.fields(GraphState):
             setattr(state, field.name, getattr(fresh, field.name))
+        api.outlook.meeting_providers = state.online_meeting_providers
         api.reset()
 
     def stats() -> dict[str, Any]:
         return {"counters": {**server.counters, **{f"graph.{k}": v for k, v in api.counters.items()}},
                 "outlook": {"events": sum(1 for e in api.outlook.events.values() if not e.deleted),
-                            "categories": len(api.outlook.categories)}}
+                            "categories": len(api.outlook.categories)},
+                "teams": {"onlineMeetings": len(teams.meetings), "messages": len(teams.messages)}}
 
-    return build_app([authorize, token, me, default_calendar, one_calendar, configure, *outlook_routes(api, server)],
+    return build_app([authorize, token, me, default_calendar, one_calendar, configure, *outlook_routes(api, server),
+                      *teams_routes(api)],
                      server=server, faults=faults, render_fault=render_fault, on_reset=on_reset, extra_stats=stats)
 
 

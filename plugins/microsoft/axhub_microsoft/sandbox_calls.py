@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from axhub.sandbox import Faults, OAuthServer
 
 from .sandbox_outlook import GraphFault, Outlook, bad, not_found
+from .sandbox_teams import Teams
 
 MAX_BATCH = 20
 LOG_SIZE = 5000
@@ -30,6 +31,10 @@ READ = ("Calendars.Read", "Calendars.ReadWrite", "Calendars.ReadBasic")
 WRITE = ("Calendars.ReadWrite",)
 CATEGORIES_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
 CATEGORIES_WRITE = ("MailboxSettings.ReadWrite",)
+MEETINGS_READ = ("OnlineMeetings.Read", "OnlineMeetings.ReadWrite")
+MEETINGS_WRITE = ("OnlineMeetings.ReadWrite",)
+# Group.ReadWrite.All is the older, broader permission that Graph still accepts for posting.
+CHANNEL_SEND = ("ChannelMessage.Send", "Group.ReadWrite.All")
 
 _CAL = r"/me/(?:calendar|calendars/(?P<cid>[^/]+))"
 ROUTES: list[tuple[re.Pattern, dict[str, tuple[str, tuple[str, ...]]]]] = [
@@ -39,6 +44,10 @@ ROUTES: list[tuple[re.Pattern, dict[str, tuple[str, tuple[str, ...]]]]] = [
                                                  "DELETE": ("events.delete", WRITE)}),
     (re.compile(r"/me/outlook/masterCategories"), {"GET": ("categories.list", CATEGORIES_READ),
                                                    "POST": ("categories.create", CATEGORIES_WRITE)}),
+    (re.compile(r"/me/onlineMeetings"), {"GET": ("onlineMeetings.list", MEETINGS_READ)}),
+    (re.compile(r"/me/onlineMeetings/(?P<mid>[^/]+)"), {"GET": ("onlineMeetings.get", MEETINGS_READ),
+                                                        "PATCH": ("onlineMeetings.update", MEETINGS_WRITE)}),
+    (re.compile(r"/teams/(?P<tid>[^/]+)/channels/(?P<chid>[^/]+)/messages"), {"POST": ("channelMessages.create", CHANNEL_SEND)}),
 ]
 _PREFER_TZ = re.compile(r'outlook\.timezone="([^"]+)"')
 _PREFER_PAGE = re.compile(r"odata\.maxpagesize=(\d+)")
@@ -94,8 +103,8 @@ class Throttle:
 
 class GraphApi:
     def __init__(self, server: OAuthServer, faults: Faults, outlook: Outlook, calendars: dict[str, Any],
-                 default_calendar: str, scope_of: Callable[[str], str]) -> None:
-        self.server, self.faults, self.outlook = server, faults, outlook
+                 default_calendar: str, scope_of: Callable[[str], str], teams: Teams) -> None:
+        self.server, self.faults, self.outlook, self.teams = server, faults, outlook, teams
         self.calendars, self.default_calendar, self.scope_of = calendars, default_calendar, scope_of
         self.throttle = Throttle()
         self.refused: dict[tuple[str, str, str], float] = {}
@@ -105,6 +114,7 @@ class GraphApi:
 
     def reset(self) -> None:
         self.outlook.reset()
+        self.teams.reset()
         self.throttle = Throttle()
         self.refused.clear()
         self.log.clear()
@@ -219,6 +229,17 @@ class GraphApi:
                                 "value": list(outlook.categories)})
         if name == "categories.create":
             return Result(201, outlook.add_category(call.body))
+        if name.startswith("onlineMeetings."):
+            context = {"@odata.context": f"{call.base}/$metadata#users('{self.teams.user_id}')/onlineMeetings"}
+            if name == "onlineMeetings.list":
+                return Result(200, {**context, "value": self.teams.find(call.query)})
+            if name == "onlineMeetings.get":
+                return Result(200, {**context, **self.teams.meeting(match["mid"])})
+            return Result(200, {**context, **self.teams.patch_meeting(match["mid"], call.body)})
+        if name == "channelMessages.create":
+            message = self.teams.post(match["tid"], match["chid"], call.body)
+            return Result(201, {"@odata.context": f"{call.base}/$metadata#teams('{match['tid']}')/channels"
+                                                  f"('{match['chid']}')/messages/$entity", **message})
         raise AssertionError(name)
 
     # -- $batch --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _TAGS = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<br\s*/?>", re.I)
 DEFAULT_PAGE = 10
 MAX_PAGE = 1000
 SNAPSHOTS = 256
@@ -48,12 +49,27 @@ SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 BODY_TYPES = ("text", "html")
 ATTENDEE_TYPES = ("required", "optional", "resource")
 CATEGORY_COLORS = ("none", *(f"preset{i}" for i in range(25)))
+MEETING_PROVIDERS = ("unknown", "skypeForBusiness", "skypeForConsumer", "teamsForBusiness")
 # The event properties a client may set (the rest are computed by Exchange).
 WRITABLE = frozenset({
     "subject", "body", "start", "end", "location", "locations", "attendees", "sensitivity", "categories",
     "importance", "showAs", "transactionId", "isAllDay", "isReminderOn", "reminderMinutesBeforeStart",
     "allowNewTimeProposals", "responseRequested", "hideAttendees", "isOnlineMeeting", "onlineMeetingProvider",
 })
+
+
+def with_join_info(body: dict[str, Any], join_url: str, conference_id: str) -> dict[str, Any]:
+    """What Exchange does to the body of an event that becomes a Teams meeting: it turns
+    it into HTML and appends the meeting's join information under a rule of underscores."""
+    content = body.get("content") or ""
+    if body.get("contentType", "text") != "html":
+        content = html.escape(content).replace("\n", "<br>")
+    rule = "_" * 80
+    info = (f"<div>{rule}</div>\n<div><b>Microsoft Teams meeting</b></div>\n"
+            f"<div>Join on your computer, mobile app or room device</div>\n"
+            f"<div><a href=\"{html.escape(join_url)}\">Click here to join the meeting</a></div>\n"
+            f"<div>Meeting ID: {conference_id[:3]} {conference_id[3:6]} {conference_id[6:]}</div>\n<div>{rule}</div>")
+    return {"contentType": "html", "content": f"<html><body><div>{content}</div>\n{info}</body></html>"}
 
 
 class GraphFault(Exception):
@@ -124,6 +140,9 @@ def check(body: Any, creating: bool) -> dict[str, Any]:
     _choice(body, "sensitivity", SENSITIVITY)
     _choice(body, "importance", IMPORTANCE)
     _choice(body, "showAs", SHOW_AS)
+    _choice(body, "onlineMeetingProvider", MEETING_PROVIDERS)
+    if "isOnlineMeeting" in body and not isinstance(body["isOnlineMeeting"], bool):
+        raise bad(f"Cannot convert the literal '{body['isOnlineMeeting']}' to the expected type 'Edm.Boolean'.", "BadRequest")
     if "body" in body:
         item = body["body"]
         if not isinstance(item, dict) or set(item) - {"contentType", "content"} or item.get("contentType", "text") not in BODY_TYPES:
@@ -158,8 +177,11 @@ class Stored:
 
 
 class Outlook:
-    def __init__(self, owner_name: str, owner_email: str) -> None:
+    def __init__(self, owner_name: str, owner_email: str, teams: Any = None) -> None:
         self.owner = {"name": owner_name, "address": owner_email}
+        self.teams = teams  # sandbox_teams.Teams: where online meetings are made
+        # The calendar's allowedOnlineMeetingProviders (POST /_control/graph changes it).
+        self.meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
         self.nonce = secrets.token_hex(4)  # tokens of another sandbox instance are refused
         self.seq = 0
         self.snapshot_ids = 0
@@ -186,6 +208,9 @@ class Outlook:
         change_key = _b64(f"{self.nonce}.{self.seq}")
         body = fields.get("body") or {"contentType": "text", "content": ""}
         location = fields.get("location") or {}
+        online, provider = self._online(event_id, fields, start, end)
+        if online is not None and not (self.events.get(event_id) and self.events[event_id].event.get("onlineMeeting")):
+            body = with_join_info(body, online["joinUrl"], online["conferenceId"])
         event = {
             "@odata.etag": f'W/"{change_key}"', "id": event_id, "createdDateTime": stamp(created or now),
             "lastModifiedDateTime": stamp(now), "changeKey": change_key, "categories": list(fields.get("categories") or []),
@@ -198,8 +223,9 @@ class Outlook:
             "responseRequested": fields.get("responseRequested", True), "seriesMasterId": None,
             "showAs": fields.get("showAs", "busy"), "type": "singleInstance",
             "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}&exvsurl=1&path=/calendar/item",
-            "onlineMeetingUrl": None, "isOnlineMeeting": bool(fields.get("isOnlineMeeting", False)),
-            "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
+            # onlineMeetingUrl is for Skype meetings only: null for Teams, whose link is onlineMeeting.joinUrl.
+            "onlineMeetingUrl": None, "isOnlineMeeting": online is not None, "onlineMeeting": online,
+            "onlineMeetingProvider": provider,
             "allowNewTimeProposals": fields.get("allowNewTimeProposals", True), "isDraft": False,
             "hideAttendees": fields.get("hideAttendees", False),
             "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
@@ -216,6 +242,20 @@ class Outlook:
         stored = Stored(event, calendar, self.seq, start, end)
         self.events[event_id] = stored
         return stored
+
+    def _online(self, event_id: str, fields: dict[str, Any], start: datetime, end: datetime) -> tuple[dict | None, str]:
+        """The event's onlineMeeting and provider: kept once made (Outlook ignores later
+        changes of isOnlineMeeting), made when asked and the calendar allows the provider."""
+        previous = self.events.get(event_id)
+        if previous is not None and previous.event.get("onlineMeeting"):
+            return previous.event["onlineMeeting"], previous.event["onlineMeetingProvider"]
+        if not fields.get("isOnlineMeeting"):
+            return None, "unknown"
+        # Without a provider Outlook uses the calendar's default one.
+        provider = fields.get("onlineMeetingProvider") or (self.meeting_providers[0] if self.meeting_providers else "unknown")
+        if provider != "teamsForBusiness" or provider not in self.meeting_providers or self.teams is None:
+            return None, "unknown"  # no Teams here (a personal account): a plain event
+        return self.teams.new_meeting(fields.get("subject") or "", start, end), provider
 
     def _fields(self, stored: Stored) -> dict[str, Any]:
         event = stored.event
@@ -256,6 +296,8 @@ class Outlook:
 
     def delete(self, event_id: str) -> None:
         stored = self.live(event_id)
+        if self.teams is not None and stored.event.get("onlineMeeting"):
+            self.teams.end_meeting(stored.event["onlineMeeting"].get("joinUrl"))
         self.seq += 1
         stored.deleted, stored.seq = True, self.seq
 
@@ -266,7 +308,8 @@ class Outlook:
         name = tz or "UTC"
         out = {**event, "start": _wall(stored.start, name), "end": _wall(stored.end, name)}
         if self.as_text and event["body"]["contentType"] == "html":
-            out["body"] = {"contentType": "text", "content": html.unescape(_TAGS.sub("", event["body"]["content"])).strip()}
+            text = _BREAK.sub("\n", event["body"]["content"])
+            out["body"] = {"contentType": "text", "content": html.unescape(_TAGS.sub("", text)).strip()}
         return out
 
     def listing(self, calendar: str, tz: str | None, keep: Callable[[Stored], bool] | None = None) -> list[dict[str, Any]]:

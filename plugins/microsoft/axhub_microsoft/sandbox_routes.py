@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import msgspec
 from litestar import Request, Response, delete, get, post, route
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from axhub.sandbox import OAuthServer
 
@@ -43,13 +43,17 @@ async def _body(request: Request) -> Any:
         return {"__invalid__": True}
 
 
+async def _forward(api: GraphApi, request: Request) -> Response:
+    api.counters["http"] += 1
+    path = unquote(request.url.path)
+    call = Call(request.method, path[path.index("/v1.0") + 5:], dict(request.query_params),
+                {k.lower(): v for k, v in request.headers.items()}, await _body(request), _base(request))
+    return _response(api.handle(call, request.headers.get("authorization")))
+
+
 def outlook_routes(api: GraphApi, server: OAuthServer) -> list[Any]:
     async def forward(request: Request) -> Response:
-        api.counters["http"] += 1
-        path = unquote(request.url.path)
-        call = Call(request.method, path[path.index("/v1.0") + 5:], dict(request.query_params),
-                    {k.lower(): v for k, v in request.headers.items()}, await _body(request), _base(request))
-        return _response(api.handle(call, request.headers.get("authorization")))
+        return await _forward(api, request)
 
     # Path parameters are declared for routing only: the pipeline reads the path itself,
     # the same way for direct and batched calls.
@@ -122,3 +126,35 @@ def outlook_routes(api: GraphApi, server: OAuthServer) -> list[Any]:
 
     return [delta, calendar_delta, events, calendar_events, event, categories, batch,
             seed, all_events, empty, expire, categories_view, log, clear_log]
+
+
+def teams_routes(api: GraphApi) -> list[Any]:
+    """Online meetings and channel messages (``sandbox_teams``), through the same pipeline,
+    and ``/_control/teams``: what was posted, the meetings made, channels to add."""
+
+    @get("/v1.0/me/onlineMeetings")
+    async def meetings(request: Request) -> Response:
+        return await _forward(api, request)
+
+    @route("/v1.0/me/onlineMeetings/{meeting_id:str}", http_method=["GET", "PATCH"], status_code=200)
+    async def meeting(request: Request, meeting_id: FromPath[str]) -> Response:
+        return await _forward(api, request)
+
+    @post("/v1.0/teams/{team_id:str}/channels/{channel_id:str}/messages", status_code=201)
+    async def channel_message(request: Request, team_id: FromPath[str], channel_id: FromPath[str]) -> Response:
+        return await _forward(api, request)
+
+    @get("/_control/teams/messages", sync_to_thread=False)
+    def messages() -> dict[str, Any]:
+        return {"messages": list(api.teams.messages)}
+
+    @get("/_control/teams/meetings", sync_to_thread=False)
+    def all_meetings() -> dict[str, Any]:
+        return {"value": list(api.teams.meetings.values())}
+
+    @post("/_control/teams/channels", status_code=200, sync_to_thread=False)
+    def add_channel(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        api.teams.teams.setdefault(str(data["teamId"]), {})[str(data["channelId"])] = str(data.get("displayName") or "Channel")
+        return {"teams": api.teams.teams}
+
+    return [meetings, meeting, channel_message, messages, all_meetings, add_channel]

@@ -14,6 +14,8 @@ from typing import Literal
 import msgspec
 
 from axhub import Settings, SettingsError, SyncSettings
+from axhub import notifications as shared  # not "notifications": that is a settings field
+from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType
 
 # Outlook's colour names, in Graph's ``categoryColor`` order: "red" is preset0 … "darkCranberry" preset24.
 _PRESET_NAMES = (
@@ -77,6 +79,14 @@ class TeamsChannel(Settings):
             raise SettingsError("teamsChannel.channelId", "must be a Teams channel id such as 19:…@thread.tacv2")
 
 
+class TeamsChannels(Settings):
+    """Channels for some kinds of messages, each falling back to ``teamsChannel`` (the
+    same routing as Slack's ``channels``: axhub.notifications.route)."""
+
+    alerts: TeamsChannel | None = None
+    reports: TeamsChannel | None = None
+
+
 class SyncWindow(Settings):
     """The span of the calendarView that delta sync follows, in days around today (Graph's
     delta needs one). Events outside it are read at each full listing only."""
@@ -96,7 +106,21 @@ class MicrosoftSettings(SyncSettings):
     sync_window: SyncWindow = msgspec.field(default_factory=SyncWindow)
     teams_integration: TeamsIntegration = msgspec.field(default_factory=TeamsIntegration)
     outlook_settings: OutlookSettings = msgspec.field(default_factory=OutlookSettings)
+    # Teams channel notifications: where, which kinds, in which words (the settings
+    # every chat plugin shares, with the same names as Slack's).
     teams_channel: TeamsChannel | None = None
+    teams_channels: TeamsChannels = msgspec.field(default_factory=TeamsChannels)
+    notification_types: list[NotificationType] = msgspec.field(default_factory=shared.default_types)
+    message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)
+    notifications: NotificationToggles = msgspec.field(default_factory=NotificationToggles)
+
+    def delivers(self, kind: NotificationType) -> bool:
+        return shared.delivers(self, kind)
+
+    def channel_for(self, kind: NotificationType) -> TeamsChannel | None:
+        """Where a message of ``kind`` goes (None: no channel is set, nothing is posted)."""
+        return shared.route(kind, self.teams_channel, alerts=self.teams_channels.alerts,
+                                   reports=self.teams_channels.reports)
 
     def __post_init__(self) -> None:
         super().__post_init__()

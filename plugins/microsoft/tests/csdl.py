@@ -15,7 +15,7 @@ from typing import Any
 
 EXTRACT = Path(__file__).parent / "data" / "graph-outlook-types.json"
 SHARED = Path("/work/shared/provider-specs/microsoft-graph-v1.0.csdl.xml")
-ROOTS = ("event", "outlookCategory")
+ROOTS = ("event", "outlookCategory", "onlineMeeting", "chatMessage")
 EDM = {"Edm.String": str, "Edm.Boolean": bool, "Edm.Int32": int, "Edm.DateTimeOffset": str, "Edm.Double": (int, float)}
 
 

@@ -25,12 +25,11 @@ from axhub import (
     ProviderContext,
     ProviderError,
     ProviderInfo,
-    RateLimited,
     Scope,
     UserInfo,
     hookimpl,
+    notifications,
     oauth,
-    templates,
 )
 from axhub.deliveries import Policy
 from axhub.http import api_limits
@@ -166,8 +165,7 @@ def recommendations(settings: SlackSettings, credentials: Credentials, me: dict[
             out.append(f"Notifications go to {hook['channel']} through the incoming webhook created at install")
         elif not webhook:
             out.append("Set defaultChannel (or channels.default): no channel is configured for notifications")
-    kinds = ("event_reminders", "attendance_alerts", "system_notifications", "weekly_reports")
-    if not any(settings.delivers(k) for k in kinds):
+    if not any(settings.delivers(k) for k in notifications.NOTIFICATION_TYPES):
         out.append("No notification type is enabled: nothing will be posted")
     if settings.user_mentions.enabled and "users:read.email" not in scopes:
         out.append("Mentions find people by e-mail and need users:read.email: reconnect with the users.read scope")
@@ -219,16 +217,11 @@ FINAL = frozenset({"channel_not_found", "not_in_channel", "is_archived", "msg_to
 async def notify(ctx: ProviderContext, notification: Notification) -> None:
     """Store one rendered message per Slack integration of the organisation that wants
     this kind of notification; the hub's delivery worker posts it (``deliver``)."""
-    if notification.kind not in messages.KINDS:
+    # Which kinds, whose integrations, in which words: the core's, shared with Teams.
+    audience = await notifications.audience(ctx, notification)
+    if audience is None:
         return
-    if notification.kind == "integrationError" and notification.data.get("provider") == INFO.slug:
-        return  # Slack's own failures are reported through the other channels
-    connections = await ctx.deliveries.integrations(notification.org_id)
-    if not connections:
-        return
-    org = await ctx.deliveries.organization(notification.org_id)
-    fmt = templates.Formatter(org.timezone, org.locale)
-    for connection in connections:
+    for connection in audience.connections:
         settings: SlackSettings = connection.settings
         emails = messages.people(notification.data, settings)
         mentions: list[str] = []
@@ -238,7 +231,7 @@ async def notify(ctx: ProviderContext, notification: Notification) -> None:
                 mentions = await _directory.users(ctx, connection, credentials.access_token, emails)
             except ProviderError as exc:  # nobody mentioned beats no message
                 log.warning("slack: users.lookupByEmail failed (%s); posting without mentions", exc.reason)
-        message = messages.build(notification, settings, fmt, org.locale, mentions)
+        message = messages.build(notification, settings, audience.formatter, audience.locale, mentions)
         if message is None:
             continue
         await ctx.deliveries.enqueue(
@@ -256,14 +249,6 @@ async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delive
         await _pacer.turn(connection.id, message.channel)
     try:
         result = await messages.send(ctx, connection, message)
-    except RateLimited as exc:
-        return DeliveryOutcome(status="retry", http_status=exc.status, retry_after=exc.retry_after,
-                               error=f"{exc.reason}: {exc.message}", code="RATE_LIMIT_EXCEEDED")
-    except InvalidCredentials as exc:
-        return DeliveryOutcome(status="failed", http_status=exc.status, error=f"{exc.reason}: {exc.message}",
-                               code="INVALID_CREDENTIALS")
     except ProviderError as exc:
-        final = exc.reason in FINAL or (exc.status is not None and 400 <= exc.status < 500)
-        return DeliveryOutcome(status="failed" if final else "retry", http_status=exc.status,
-                               error=f"{exc.reason}: {exc.message}", code=exc.code)
+        return notifications.refused(exc, final=exc.reason in FINAL or (exc.status is not None and 400 <= exc.status < 500))
     return DeliveryOutcome(status="delivered", http_status=200, excerpt=msgspec.json.encode(result).decode()[:500])

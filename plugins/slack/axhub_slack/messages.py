@@ -2,7 +2,8 @@
 
 A notification of the hub (``eventReminder``, ``attendanceAlert``, ``weeklyReport``,
 sync notices, ``integrationError``) becomes one message: the organisation's template
-filled in its language and time zone (``axhub.templates``), user data escaped for Slack
+filled in its language and time zone (``axhub.notifications``, shared with Teams, over
+``axhub.templates``), user data escaped for Slack
 (``&``, ``<``, ``>``), people mentioned as ``<@U…>`` when ``userMentions`` asks for it,
 Block Kit for the app and the same words as plain ``text`` for notifications and
 screen readers. It goes out with ``chat.postMessage`` to the channel the settings name
@@ -20,30 +21,12 @@ from typing import Any
 import httpx
 import msgspec
 
-from axhub import Connection, Notification, ProviderContext, ProviderError, templates
+from axhub import Connection, Notification, ProviderContext, ProviderError, notifications, templates
 from axhub.provider import classify
 
 from . import api
-from .settings import NotificationType, SlackSettings
+from .settings import SlackSettings
 
-# The hub's notification kinds Slack delivers: the spec's notification type, the
-# template (None: a fixed text), and which of the settings' channels it goes to.
-KINDS: dict[str, tuple[NotificationType, str | None]] = {
-    "eventReminder": ("event_reminders", "event_reminder"),
-    "attendanceAlert": ("attendance_alerts", "attendance_alert"),
-    "weeklyReport": ("weekly_reports", "weekly_report"),
-    "syncErrorNotification": ("system_notifications", None),
-    "syncSuccessNotification": ("system_notifications", None),
-    "integrationError": ("system_notifications", None),
-}
-SYSTEM_TEXT = {
-    "fr": {"syncErrorNotification": "❌ La synchronisation {provider} a échoué : {errorMessage}",
-           "syncSuccessNotification": "✅ Synchronisation {provider} terminée",
-           "integrationError": "⚠️ Intégration {provider} en erreur : {errorMessage}"},
-    "en": {"syncErrorNotification": "❌ The {provider} sync failed: {errorMessage}",
-           "syncSuccessNotification": "✅ The {provider} sync completed",
-           "integrationError": "⚠️ The {provider} integration has a problem: {errorMessage}"},
-}
 # Slack refuses the channel itself (not the app): the incoming webhook may still reach its own.
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 LOOKUP_TTL = (3600.0, 600.0)  # seconds a found / not-found e-mail stays cached
@@ -101,25 +84,17 @@ def people(data: dict[str, Any], settings: SlackSettings) -> list[str]:
 
 def build(notification: Notification, settings: SlackSettings, fmt: templates.Formatter, locale: str,
           mentions: list[str]) -> Message | None:
-    """The message for ``notification``, or None when these settings do not want it."""
-    known = KINDS.get(notification.kind)
-    if known is None or not settings.delivers(known[0]):
+    """The message for ``notification``, or None when these settings do not want it: the
+    words are the core's (``axhub.notifications.compose``), the layout Slack's."""
+    composed = notifications.compose(notification, settings, fmt, locale, escape)
+    if composed is None:
         return None
-    kind, template_attr = known
-    template = getattr(settings.message_templates, template_attr) if template_attr else \
-        SYSTEM_TEXT.get(locale, SYSTEM_TEXT["en"])[notification.kind]
-    values = templates.values_for(notification.data, fmt)
-    headline = templates.render(template, values, escape)
     tags = " ".join(f"<@{user}>" for user in mentions)
-    text = f"{headline} {tags}".strip()
+    text = f"{composed.headline} {tags}".strip()
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-    details = [escape(v) for v in (
-        " · ".join(x for x in (values.get("eventDate"), values.get("eventTime")) if x),
-        values.get("location"), values.get("organizer"),
-    ) if v]
-    if details:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(details)}]})
-    return Message(notification.kind, settings.channel_for(kind), text, blocks, mentions)
+    if composed.details:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "  |  ".join(composed.details)}]})
+    return Message(notification.kind, settings.channel_for(composed.type), text, blocks, mentions)
 
 
 class Directory:

@@ -8,14 +8,15 @@ never fails later on a channel name Slack would refuse or a template it cannot f
 from __future__ import annotations
 
 import re
-from typing import Literal
 from urllib.parse import urlsplit
 
 import msgspec
 
-from axhub import Settings, SettingsError, templates
-
-NotificationType = Literal["event_reminders", "attendance_alerts", "system_notifications", "weekly_reports"]
+from axhub import Settings, SettingsError
+from axhub import notifications as shared  # not "notifications": that is a settings field
+# The notification settings every chat plugin shares (axhub.notifications), under the
+# names this module always had.
+from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType
 
 # Slack: channel ids are C… (public) or G… (private, older ones), upper-case letters and digits.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")
@@ -48,12 +49,6 @@ def check_channel(field: str, value: str | None) -> None:
         raise SettingsError(field, "a Slack channel name cannot be punctuation only")
 
 
-def check_template(field: str, value: str) -> None:
-    """The core's template rules, with Slack's own limit: it advises keeping a message
-    under 4,000 characters and truncates longer ones."""
-    templates.check(field, value, max_length=4000)
-
-
 def check_webhook_url(field: str, value: str | None) -> None:
     """Slack's incoming (or workflow) webhooks live at https://hooks.slack.com/…; any other
     address would make the hub post an organisation's data somewhere else."""
@@ -83,18 +78,6 @@ class Channels(Settings):
             check_channel(f"channels.{name}", getattr(self, name))
 
 
-class MessageTemplates(Settings):
-    # The spec's own examples are the defaults.
-    event_reminder: str = "📅 Rappel: {eventName} commence dans {timeUntil}"
-    attendance_alert: str = "⚠️ Faible taux de présence pour {eventName}: {attendanceRate}%"
-    weekly_report: str = "📊 Rapport hebdomadaire de présence"
-
-    def __post_init__(self) -> None:
-        for attr, key in (("event_reminder", "eventReminder"), ("attendance_alert", "attendanceAlert"),
-                          ("weekly_report", "weeklyReport")):
-            check_template(f"messageTemplates.{key}", getattr(self, attr))
-
-
 class UserMentions(Settings):
     """@-mentions in messages; the two roles apply only while ``enabled`` (off by default:
     pinging people is opt-in)."""
@@ -104,21 +87,10 @@ class UserMentions(Settings):
     mention_organizers: bool = True
 
 
-class NotificationToggles(Settings):
-    """Per-kind switches of the spec's PUT example. ``null`` (the default) defers to
-    ``notificationTypes``; ``true``/``false`` override it for that kind."""
-
-    event_reminders: bool | None = None
-    attendance_alerts: bool | None = None
-    weekly_reports: bool | None = None
-
-
 class SlackSettings(Settings):
     webhook_url: str | None = None
     default_channel: str | None = None
-    notification_types: list[NotificationType] = msgspec.field(
-        default_factory=lambda: ["event_reminders", "attendance_alerts", "system_notifications"]
-    )
+    notification_types: list[NotificationType] = msgspec.field(default_factory=shared.default_types)
     channels: Channels = msgspec.field(default_factory=Channels)
     message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)
     user_mentions: UserMentions = msgspec.field(default_factory=UserMentions)
@@ -130,21 +102,12 @@ class SlackSettings(Settings):
 
     def delivers(self, kind: NotificationType) -> bool:
         """Whether messages of ``kind`` are sent: its toggle when set, else ``notificationTypes``."""
-        toggle = {
-            "event_reminders": self.notifications.event_reminders,
-            "attendance_alerts": self.notifications.attendance_alerts,
-            "weekly_reports": self.notifications.weekly_reports,
-        }.get(kind)
-        return toggle if toggle is not None else kind in self.notification_types
+        return shared.delivers(self, kind)
 
     def channel_for(self, kind: NotificationType) -> str | None:
         """The channel a message of ``kind`` goes to (None: the installation's webhook channel)."""
-        default = self.channels.default or self.default_channel
-        if kind == "attendance_alerts":
-            return self.channels.alerts or default
-        if kind == "weekly_reports":
-            return self.channels.reports or default
-        return default
+        return shared.route(kind, self.channels.default or self.default_channel,
+                                   alerts=self.channels.alerts, reports=self.channels.reports)
 
     def configured_channels(self) -> list[str]:
         """Every channel the settings name, once each, in a stable order."""
