@@ -16,7 +16,7 @@ import random
 import secrets
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, or_, select, update
 

@@ -1,5 +1,6 @@
 """pytest fixtures: ``hub`` (a running hub, wiped before each test), ``hub_plugins`` (the
-plugins it loads), ``make_hub`` (another hub with its own environment), ``database_url``.
+plugins it loads), ``timed`` (a hub whose deliveries the test drives, on a hand-moved
+clock), ``make_hub`` (another hub with its own environment), ``database_url``.
 
 ``AXHUB_TEST_DATABASE_URL`` chooses the database server: unset means SQLite in a
 temporary folder; a PostgreSQL URL means a fresh database created on that server for
@@ -11,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from ..config import normalise_database_url
-from . import HubServer
+from . import Clock, HubServer
 
 
 def _admin_url(url: str) -> str:
@@ -88,6 +90,25 @@ def hub(_hub_server) -> HubServer:
     """The session's hub, with an empty database and fresh sandboxes."""
     _hub_server.reset()
     return _hub_server
+
+
+@pytest.fixture(scope="session")
+def _timed_hub(new_database, tmp_path_factory, hub_plugins) -> Iterator[HubServer]:
+    env = {"AXHUB_DELIVERY_WORKER": "0", "AXHUB_DELIVERY_RETRY_MAX_WAIT": "600",
+           **({"AXHUB_PLUGINS": hub_plugins} if hub_plugins is not None else {})}
+    server = HubServer(new_database(), tmp_path_factory.mktemp("timed-hub"), env, clock=Clock()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def timed(_timed_hub) -> HubServer:
+    """A hub with no delivery worker, reading a clock the test moves by hand
+    (``timed.clock``): the test runs each delivery round itself and sees when a retry
+    falls due (a provider's ``Retry-After``, the backoff) without waiting for it."""
+    _timed_hub.reset()
+    _timed_hub.clock.now = datetime.now(timezone.utc)  # receivers check timestamps against the wall clock
+    return _timed_hub
 
 
 @pytest.fixture
