@@ -1,17 +1,20 @@
 """Hubs and sandboxes in their own processes, for tests that kill one mid-work
-(``kill -9``) and check that the next process loses nothing and duplicates nothing."""
+(``kill -9``) and check that the next process loses nothing and duplicates nothing, and
+for tests that run several hubs on one database, as operators do."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, Callable, Mapping
 
 import httpx
 
-from . import FINISHED
+from . import FINISHED, wait_until_up
 
 
 class Processes:
@@ -20,22 +23,100 @@ class Processes:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = {**os.environ, **env}
         self.procs: list[subprocess.Popen] = []
+        self._logs: list[IO[str]] = []
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str, log: Path | None = None) -> subprocess.Popen:
+        """``log``: a file that takes the process's output (else it is dropped)."""
+        out = open(log, "a") if log else None
+        if out:
+            self._logs.append(out)
         proc = subprocess.Popen([sys.executable, "-m", "axhub.cli", *args], env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT if out else subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
 
+    def serve(self, port: int, *args: str, log: Path | None = None) -> subprocess.Popen:
+        """``axhub serve`` on ``port``, once it answers."""
+        proc = self.start("serve", "--port", str(port), *args, log=log)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/schema/openapi.json", proc=proc)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{log.read_text() if log else ''}") from None
+        return proc
+
+    def migrate(self) -> None:
+        """Bring the database to the latest schema once, before several processes start
+        with ``AXHUB_AUTO_MIGRATE=0`` (they would otherwise all migrate it at once)."""
+        self.run("db", "upgrade")
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "axhub.cli", *args], env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
     def token(self, org: str = "o", role: str = "admin") -> str:
-        return subprocess.run([sys.executable, "-m", "axhub.cli", "token", "create", "--org", org, "--role", role],
-                              env=self.env, check=True, capture_output=True, text=True).stdout.strip()
+        return self.run("token", "create", "--org", org, "--role", role).strip()
+
+    def api(self, port: int, token: str) -> httpx.Client:
+        """A client of the hub on ``port``, calling as the bearer of ``token``."""
+        return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=15)
+        for out in self._logs:
+            out.close()
+        self._logs = []
+
+
+def socket_owner(pids: Mapping[str, int]) -> Callable[[tuple[str, int], tuple[str, int]], str | None]:
+    """``identify`` for a :class:`~axhub.testing.receiver.Receiver`: which of ``pids``
+    (name → pid, read at each call, so it may be filled once the processes run) holds
+    the client end of a live TCP connection from ``client`` to ``server``. Every hub
+    process sends from the same address, so the socket's owner is the only trace of
+    which one sent a request. Linux only (``/proc``); None where it cannot tell."""
+    owners: dict[str, str] = {}  # socket inode → name: a connection keeps its socket for its life
+    lock = threading.Lock()
+
+    def inode(client: tuple[str, int], server: tuple[str, int]) -> str | None:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                fields = row.split()
+                local, remote = fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]
+                if int(local, 16) == client[1] and int(remote, 16) == server[1]:
+                    return fields[9]
+        return None
+
+    def owner(client: tuple[str, int], server: tuple[str, int]) -> str | None:
+        number = inode(client, server)
+        if number in (None, "0"):
+            return None
+        with lock:
+            if number in owners:
+                return owners[number]
+        link = f"socket:[{number}]"
+        for name, pid in list(pids.items()):
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == link:
+                        with lock:
+                            owners[number] = name
+                        return name
+                except OSError:  # closed meanwhile
+                    continue
+        return None
+
+    return owner
 
 
 def sync_status(api: httpx.Client, integration: str, sync_id: str) -> dict[str, Any]:

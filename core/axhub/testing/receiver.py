@@ -9,7 +9,7 @@ import collections
 import dataclasses
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import free_port
 
@@ -20,7 +20,10 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int
-    at: float
+    at: float  # when it was answered (time.time())
+    arrived: float = 0.0  # when it came in: [arrived, at] is the time it was in flight here
+    client: tuple[str, int] | None = None  # the sender's end of the connection
+    sender: str | None = None  # who sent it, when the receiver was given ``identify``
 
 
 @dataclasses.dataclass
@@ -33,12 +36,20 @@ class Answer:
 
 class Receiver:
     """``url`` to point endpoints at; ``script(*answers)`` queues answers (an int is a
-    status), after which it answers ``default``; ``requests`` is what came in."""
+    status), after which it answers ``default``, or what ``answer(path, headers)``
+    chooses; ``requests`` is what came in.
 
-    def __init__(self, default: Answer | None = None) -> None:
+    ``identify(client, server)`` names the sender of a request from the two ends of its
+    connection (e.g. :func:`axhub.testing.processes.socket_owner`). It runs in a thread
+    while the request is in flight, since the connection has to be open to be traced."""
+
+    def __init__(self, default: Answer | None = None, *, answer: Callable[[str, dict[str, str]], Answer] | None = None,
+                 identify: Callable[[tuple[str, int], tuple[str, int]], str | None] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.default = default or Answer()
+        self.answer = answer
+        self.identify = identify
         self.requests: list[Received] = []
         self._script: collections.deque[Answer] = collections.deque()
         self._lock = threading.Lock()
@@ -49,9 +60,11 @@ class Receiver:
         with self._lock:
             self._script.extend(a if isinstance(a, Answer) else Answer(status=a) for a in answers)
 
-    def _next(self) -> Answer:
+    def _next(self, path: str, headers: dict[str, str]) -> Answer:
         with self._lock:
-            return self._script.popleft() if self._script else self.default
+            if self._script:
+                return self._script.popleft()
+        return self.answer(path, headers) if self.answer else self.default
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -62,17 +75,24 @@ class Receiver:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        arrived = time.time()
+        client = tuple(scope["client"]) if scope.get("client") else None
+        sender = None
+        if self.identify and client and scope.get("server"):
+            sender = asyncio.ensure_future(asyncio.to_thread(self.identify, client, tuple(scope["server"])))
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        answer = self._next()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        answer = self._next(scope["path"], headers)
         if answer.delay:
             await asyncio.sleep(answer.delay)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        self.requests.append(Received(scope["path"], headers, body, answer.status, time.time()))
+        if sender is not None:
+            sender = await sender
+        self.requests.append(Received(scope["path"], headers, body, answer.status, time.time(), arrived, client, sender))
         await send({"type": "http.response.start", "status": answer.status,
                     "headers": [(k.encode(), v.encode()) for k, v in answer.headers.items()]})
         await send({"type": "http.response.body", "body": answer.body})
