@@ -131,8 +131,11 @@ def values_for(data: Mapping[str, Any], fmt: Formatter, now: datetime | None = N
         out["period"] = f"{fmt.date(first)} – {fmt.date(last - timedelta(days=1))}" if first and last else str(period.get("week"))
     elif period is not None:
         out["period"] = str(period)
-    if data.get("message") and "errorMessage" not in data:
-        out["errorMessage"] = str(data["message"])
+    # What went wrong: a sync's ``message``, or a failed delivery's ``error``
+    # (``integrationError`` from the delivery worker).
+    for key in ("message", "error"):
+        if data.get(key) and "errorMessage" not in data and "errorMessage" not in out:
+            out["errorMessage"] = str(data[key])
     for key in ("absentCount", "eventType", "organizationName", "provider", "errorMessage"):
         if data.get(key) is not None:
             out[key] = str(data[key])

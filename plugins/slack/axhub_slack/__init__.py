@@ -1,5 +1,6 @@
 """Slack provider for axhub: installs the Attendance-X app in a workspace (OAuth v2, bot
-token), tests it with ``auth.test``, revokes it with ``auth.revoke``, and posts the
+token), tests it with ``auth.test`` (and asks Slack which configured channels the bot is
+in: :mod:`axhub_slack.channels`), revokes it with ``auth.revoke``, and posts the
 organisation's reminders, alerts, reports and system notices (``notify`` stores each
 message, ``deliver`` posts it; the hub retries)."""
 
@@ -35,6 +36,7 @@ from axhub.deliveries import Policy
 from axhub.http import api_limits
 
 from . import api, messages
+from .channels import recommendations as channel_advice
 from .settings import SlackSettings
 
 __version__ = "0.1.0"
@@ -53,7 +55,9 @@ INFO = ProviderInfo(
               "Post messages as the app in channels it is a member of"),
         Scope("messages.public", ("chat:write.public",), ("post_public_channels",),
               "Post in public channels without being invited first"),
-        Scope("channels.read", ("channels:read",), ("read_channels",), "List the workspace's public channels"),
+        # Both kinds: the connection test checks the bot is in the configured channels, public or private.
+        Scope("channels.read", ("channels:read", "groups:read"), ("read_channels",),
+              "See the workspace's public channels, and the private ones the app is in"),
         Scope("users.read", ("users:read", "users:read.email"), ("read_users",),
               "Read members and their e-mail addresses (mentions, who installed the app)"),
         Scope("webhook", ("incoming-webhook",), ("post_webhook",),
@@ -148,8 +152,8 @@ async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials
     return await oauth.refresh(ctx, credentials, api.PROFILE)
 
 
-def recommendations(settings: SlackSettings, credentials: Credentials, me: dict[str, Any],
-                    scopes: set[str]) -> list[str]:
+async def recommendations(ctx: ProviderContext, settings: SlackSettings, credentials: Credentials,
+                          me: dict[str, Any], scopes: set[str]) -> list[str]:
     bot = me.get("user") or "the app"
     out = [f"Connected to the Slack workspace \"{me.get('team', '?')}\" as @{bot}"]
     hook = credentials.extra.get("incoming_webhook") or {}
@@ -157,9 +161,9 @@ def recommendations(settings: SlackSettings, credentials: Credentials, me: dict[
     channels = settings.configured_channels()
     if "chat:write" not in scopes and not webhook:
         out.append("Nothing can be posted: grant chat:write (scope messages.send) or set webhookUrl")
-    if "chat:write" in scopes and channels and "chat:write.public" not in scopes:
-        out.append(f"Invite @{bot} to {', '.join(channels)}: without chat:write.public "
-                   "(scope messages.public) it posts only in channels it is a member of")
+    # Where a refused channel's messages go instead (``messages.send`` falls back to the webhook).
+    fallback = None if not webhook else (hook.get("channel") if not settings.webhook_url else "webhookUrl's channel")
+    out += await channel_advice(ctx, credentials.access_token, settings, scopes, bot, fallback)
     if not channels:
         if hook.get("channel") and not settings.webhook_url:
             out.append(f"Notifications go to {hook['channel']} through the incoming webhook created at install")
@@ -183,7 +187,7 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
     return ConnectionReport(
         granted_scopes=granted,
         api_limits=api_limits(response.headers),
-        recommendations=tuple(recommendations(connection.settings, credentials, response.json(), scopes)),
+        recommendations=tuple(await recommendations(ctx, connection.settings, credentials, response.json(), scopes)),
     )
 
 

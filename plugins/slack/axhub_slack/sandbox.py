@@ -241,7 +241,8 @@ def create_app():
 
     return build_app(
         [authorize, token, auth_test, auth_revoke, users_info,
-         *workspace_routes(workspace, caller, ok, slack_error, params_of, webhooks, server.counters)],
+         *workspace_routes(workspace, caller, ok, slack_error, params_of, webhooks,
+                           lambda name: server.counters.update((name,)))],
         server=server,
         render_fault=render_fault,
         extra_stats=lambda: {"revokedTokens": len(revoked), "incomingWebhooks": len(webhooks),

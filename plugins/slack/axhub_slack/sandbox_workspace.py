@@ -1,6 +1,7 @@
 """The sandbox workspace: channels, members, what was posted, and the Web API methods and
 incoming webhooks that read and write them — ``chat.postMessage``,
-``users.lookupByEmail``, ``conversations.list``, ``POST /services/T…/B…/…``.
+``users.lookupByEmail``, ``conversations.list``, ``conversations.info``,
+``POST /services/T…/B…/…``.
 
 As Slack does: ``chat.postMessage`` takes form fields (``blocks`` as a JSON string) or a
 JSON body, accepts a channel id or ``#name``, refuses channels the bot is not in
@@ -10,12 +11,21 @@ allows about one message per second per channel with short bursts: beyond that, 
 429, ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``. Incoming webhooks
 answer ``ok`` as plain text, and errors as plain-text statuses.
 
+``conversations.list`` and ``conversations.info`` answer as Slack answers a bot: public
+channels need ``channels:read``, private ones ``groups:read``, and a private channel the
+bot is not in does not exist for it (not listed, ``channel_not_found``). Lists page with
+opaque ``response_metadata.next_cursor`` values (a bad one is ``invalid_cursor``), and,
+as Slack warns, a page may hold fewer channels than ``limit`` asked for
+(``POST /_control/workspace {"pageSize": n}`` caps it, to exercise paging).
+
 Tests and demos read what was posted at ``GET /_control/messages`` and shape the
 workspace with ``POST /_control/channels`` and ``POST /_control/members``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import time
@@ -25,6 +35,8 @@ from litestar import Request, Response, get, post, route
 from litestar.params import FromPath, JSONBody
 
 BURST = 3  # messages a channel takes at once before Slack's one-per-second applies
+# Every scope that lets a token read some kind of conversation (Slack's ``needed`` when none is there).
+READ_SCOPES = "channels:read,groups:read,im:read,mpim:read"
 
 
 @dataclasses.dataclass
@@ -47,10 +59,24 @@ class Channel:
             return None
         return 1 - self.tokens
 
+    @property
+    def scope(self) -> str:
+        """The scope a token needs to read this channel."""
+        return "groups:read" if self.private else "channels:read"
+
+    def visible(self) -> bool:
+        # A bot sees a private channel only once it has been invited into it.
+        return not self.private or self.bot_member
+
     def view(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "is_channel": not self.private, "is_group": self.private,
-                "is_private": self.private, "is_archived": self.archived, "is_member": self.bot_member,
-                "is_general": self.name == "general", "created": 1700000000, "num_members": 3}
+        """The channel as ``objs_conversation`` (every field the OpenAPI file requires)."""
+        blank = {"value": "", "creator": "", "last_set": 0}
+        return {"id": self.id, "name": self.name, "name_normalized": self.name, "created": 1700000000,
+                "creator": "U0SANDBOX01", "is_channel": not self.private, "is_group": self.private,
+                "is_im": False, "is_mpim": False, "is_private": self.private, "is_archived": self.archived,
+                "is_general": self.name == "general", "is_shared": False, "is_ext_shared": False,
+                "is_org_shared": False, "is_member": self.bot_member, "num_members": 3,
+                "topic": dict(blank), "purpose": dict(blank), "previous_names": []}
 
 
 @dataclasses.dataclass
@@ -59,12 +85,14 @@ class Workspace:
     members: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # email -> member
     messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     lookups: int = 0
+    page_size: int | None = None  # at most this many channels a page, whatever ``limit`` asks
 
     def reset(self) -> None:
         self.channels.clear()
         self.members.clear()
         self.messages.clear()
         self.lookups = 0
+        self.page_size = None
         # The workspace every sandbox starts with: the bot is in #general only.
         for channel in (Channel("C0SBXGENRL1", "general", bot_member=True), Channel("C0SBXALERT1", "attendance-alerts"),
                         Channel("C0SBXRPRTS1", "reports"), Channel("C0SBXOLD001", "old-news", archived=True),
@@ -78,11 +106,13 @@ class Workspace:
 
 
 def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Callable, params_of: Callable,
-           webhooks: dict[str, str], counters) -> list[Any]:
+           webhooks: dict[str, str], count: Callable[[str], None]) -> list[Any]:
+    """``count(name)`` adds one to a ``/_control/stats`` counter (the server's counters are
+    replaced on every reset, so they are not held here)."""
 
     @route("/api/chat.postMessage", http_method=["POST"])
     async def post_message(request: Request) -> Response:
-        counters["api.chat.postMessage"] += 1
+        count("api.chat.postMessage")
         if request.headers.get("content-type", "").startswith("application/json"):
             params = await request.json()
             blocks = params.get("blocks")
@@ -122,7 +152,7 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
 
     @route("/api/users.lookupByEmail", http_method=["GET", "POST"])
     async def lookup_by_email(request: Request) -> Response:
-        counters["api.users.lookupByEmail"] += 1
+        count("api.users.lookupByEmail")
         params = await params_of(request)
         issued, error = caller(request, params)
         if issued is None:
@@ -135,30 +165,63 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
             return slack_error("users_not_found")
         return ok(issued, {"user": member}, accepted="users:read.email")
 
+    def missing_scope(issued, needed: str) -> Response:
+        return slack_error("missing_scope", needed=needed, provided=",".join(issued.scopes))
+
     @route("/api/conversations.list", http_method=["GET", "POST"])
     async def conversations_list(request: Request) -> Response:
-        counters["api.conversations.list"] += 1
+        count("api.conversations.list")
         params = await params_of(request)
         issued, error = caller(request, params)
         if issued is None:
             return slack_error(error or "invalid_auth")
-        if "channels:read" not in issued.scopes:
-            return slack_error("missing_scope", needed="channels:read", provided=",".join(issued.scopes))
-        types = set((params.get("types") or "public_channel").split(","))
+        types = [t.strip() for t in (params.get("types") or "public_channel").split(",") if t.strip()]
+        if any(t not in ("public_channel", "private_channel", "mpim", "im") for t in types):
+            return slack_error("invalid_types")
+        # Each kind asked for needs its own read scope (the sandbox has no IMs to list).
+        for kind, scope in (("public_channel", "channels:read"), ("private_channel", "groups:read"),
+                            ("mpim", "mpim:read"), ("im", "im:read")):
+            if kind in types and scope not in issued.scopes:
+                return missing_scope(issued, scope)
         exclude_archived = params.get("exclude_archived") in ("1", "true")
-        limit = max(1, min(1000, int(params.get("limit") or 100)))
+        try:
+            limit = int(params.get("limit") or 100)
+        except ValueError:
+            return slack_error("invalid_limit")
+        limit = max(1, min(1000, limit, workspace.page_size or 1000))
+        try:
+            start = _offset(params.get("cursor") or "")
+        except ValueError:
+            return slack_error("invalid_cursor")
         listed = [c for c in workspace.channels.values()
-                  if ("private_channel" if c.private else "public_channel") in types and not (exclude_archived and c.archived)]
-        start = int(params.get("cursor") or 0)
+                  if ("private_channel" if c.private else "public_channel") in types and c.visible()
+                  and not (exclude_archived and c.archived)]
         page = listed[start:start + limit]
         more = start + limit < len(listed)
         return ok(issued, {"channels": [c.view() for c in page],
-                           "response_metadata": {"next_cursor": str(start + limit) if more else ""}},
-                  accepted="channels:read")
+                           "response_metadata": {"next_cursor": _cursor(start + limit) if more else ""}},
+                  accepted=READ_SCOPES)
+
+    @route("/api/conversations.info", http_method=["GET", "POST"])
+    async def conversations_info(request: Request) -> Response:
+        count("api.conversations.info")
+        params = await params_of(request)
+        issued, error = caller(request, params)
+        if issued is None:
+            return slack_error(error or "invalid_auth")
+        if not set(READ_SCOPES.split(",")) & set(issued.scopes):
+            return missing_scope(issued, READ_SCOPES)
+        # An id only: Slack does not look channels up by name here.
+        channel = workspace.channels.get(params.get("channel") or "")
+        if channel is None or not channel.visible():
+            return slack_error("channel_not_found")
+        if channel.scope not in issued.scopes:
+            return missing_scope(issued, channel.scope)
+        return ok(issued, {"channel": channel.view()}, accepted=READ_SCOPES)
 
     @post("/services/{team:str}/{hook:str}/{secret:str}", status_code=200)
     async def incoming_webhook(request: Request, team: FromPath[str], hook: FromPath[str], secret: FromPath[str]) -> Response:
-        counters["webhook.post"] += 1
+        count("webhook.post")
         url = f"https://hooks.slack.com/services/{team}/{hook}/{secret}"
         name = webhooks.get(url)
         if name is None:
@@ -200,6 +263,13 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
         workspace.channels[channel.id] = channel
         return channel.view()
 
+    @post("/_control/workspace", status_code=200, sync_to_thread=False)
+    def configure(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+        """``{"pageSize": n}``: list pages hold at most n channels (null: as ``limit`` asks)."""
+        if "pageSize" in data:
+            workspace.page_size = int(data["pageSize"]) if data["pageSize"] else None
+        return {"pageSize": workspace.page_size}
+
     @post("/_control/members", status_code=200, sync_to_thread=False)
     def add_member(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         """``{"id": "U…", "email", "name"}``: a member ``users.lookupByEmail`` finds."""
@@ -210,5 +280,23 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
         workspace.members[data["email"].lower()] = member
         return member
 
-    return [post_message, lookup_by_email, conversations_list, incoming_webhook, messages, issued_webhooks, add_channel,
-            add_member]
+    return [post_message, lookup_by_email, conversations_list, conversations_info, incoming_webhook, messages,
+            issued_webhooks, add_channel, configure, add_member]
+
+
+def _cursor(offset: int) -> str:
+    # Slack's cursors are opaque base64 strings; callers must send them back as they came.
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(cursor) from None
+    kind, _, number = text.partition(":")
+    if kind != "offset" or not number.isdigit():
+        raise ValueError(cursor)
+    return int(number)

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from babel.dates import format_date
 
 from axhub.testing import connect, notify, wait_until
 
@@ -175,3 +176,109 @@ def test_done_when_an_event_starting_soon_is_reminded_in_slack(hub, slack):
                   json={"settings": {"messageTemplates": {"eventReminder": "Rappel {eventNom}"}}})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "settings.messageTemplates.eventReminder"
     assert "unknown placeholder {eventNom}" in bad.json()["error"]["message"]
+
+
+# -- weekly reports and system notifications ------------------------------------------------
+
+def next_monday_8am_paris():
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime.combine(monday, datetime.min.time().replace(hour=8), tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def run(hub, job, at):
+    from axhub.scheduler.jobs import run_job
+
+    sent = hub.run(run_job(hub.services, job, at))
+    hub.run(hub.services.tasks.drain())  # the broadcast to notify
+    return sent
+
+
+def test_weekly_reports_go_to_the_reports_channel_else_the_default(hub, slack):
+    api, integration = slack
+    hub.sandbox("slack").post("/_control/channels", json={"id": "C0SBXRPRTS1", "name": "reports", "botMember": True})
+    settings = {"channels": {"default": "#general", "alerts": "#attendance-alerts", "reports": "#reports"},
+                "notifications": {"weeklyReports": True},  # weekly reports are opt-in
+                "messageTemplates": {"weeklyReport": "📊 Rapport de présence, semaine du {period}"}}
+    # The integration's own notifications.weeklyReport is what makes the scheduler write one.
+    api.put(f"/api/integrations/{integration}/settings",
+            json={"settings": settings, "notifications": {"weeklyReport": True}}).raise_for_status()
+    monday = next_monday_8am_paris()
+    assert run(hub, "weekly-report", monday) == 1
+    [report] = wait_until(lambda: posted(hub))
+    assert (report["channelName"], report["via"]) == ("reports", "chat.postMessage")
+    # The week before that Monday, Monday to Sunday, in French.
+    first, last = (format_date(monday.date() - timedelta(days=d), "full", locale="fr") for d in (7, 1))
+    assert first.startswith("lundi") and last.startswith("dimanche")
+    assert report["text"] == f"📊 Rapport de présence, semaine du {first} – {last}"
+
+    # Without channels.reports, reports go to the default channel.
+    api.put(f"/api/integrations/{integration}/settings", json={"settings": {
+        **settings, "channels": {"default": "#general", "alerts": "#attendance-alerts"}}}).raise_for_status()
+    assert run(hub, "weekly-report", monday + timedelta(days=7)) == 1
+    second = wait_until(lambda: posted(hub)[1:])[0]
+    assert (second["channelName"], second["via"]) == ("general", "chat.postMessage")
+
+
+def test_weekly_reports_are_not_posted_unless_enabled(hub, slack):
+    api, integration = slack
+    # The hub writes the report (another integration may want it); this one's Slack settings do not.
+    api.put(f"/api/integrations/{integration}/settings", json={"notifications": {"weeklyReport": True}}).raise_for_status()
+    assert run(hub, "weekly-report", next_monday_8am_paris()) == 1
+    hub.run(hub.services.worker.run_due())
+    assert posted(hub) == []
+
+
+def test_system_notifications_go_to_the_default_channel_not_alerts(hub, slack):
+    api, integration = slack
+    notify(hub, "syncErrorNotification", {"integrationId": "int-g", "provider": "google", "name": "Agenda",
+                                          "syncId": "sync-1", "status": "failed", "statistics": {},
+                                          "message": "quota <dépassé> & réessai"})
+    [message] = wait_until(lambda: posted(hub))
+    assert (message["channelName"], message["via"]) == ("general", "chat.postMessage")
+    assert message["text"] == "❌ La synchronisation google a échoué : quota &lt;dépassé&gt; &amp; réessai"
+    # Another integration's failed delivery, as the hub's delivery worker tells of it.
+    notify(hub, "integrationError", {"integrationId": "int-w", "provider": "webhooks", "target": "https://x.example",
+                                     "messageId": "msg-1", "kind": "eventCreated", "attempts": 5, "httpStatus": 503,
+                                     "error": "the receiver answered 503", "code": "WEBHOOK_FAILED"})
+    second = wait_until(lambda: posted(hub)[1:])[0]
+    assert second["channelName"] == "general"
+    assert second["text"] == "⚠️ Intégration webhooks en erreur : the receiver answered 503"
+    # Slack's own failures are not posted to Slack (they may be why nothing can be posted).
+    notify(hub, "integrationError", {"integrationId": integration, "provider": "slack", "error": "invalid_auth"})
+    notify(hub, "syncErrorNotification", {"provider": "google", "syncId": "sync-2", "status": "partial"},)
+    api.put(f"/api/integrations/{integration}/settings", json={"settings": {
+        "channels": {"default": "#general"}, "notificationTypes": ["event_reminders"]}}).raise_for_status()
+    notify(hub, "syncErrorNotification", {"provider": "google", "syncId": "sync-3", "status": "failed", "message": "x"})
+    hub.run(hub.services.worker.run_due())
+    assert len(wait_until(lambda: posted(hub)[2:])) == 1  # sync-2 only: sync-3 came after system notices were turned off
+
+
+# -- Slack's ratelimited in an HTTP 200 body ---------------------------------------------------
+
+@pytest.mark.parametrize("retry_after", ["12", None])
+def test_ratelimited_in_an_http_200_body_is_retried_not_failed(timed, retry_after):
+    hub = timed
+    with hub.client("admin") as api:
+        integration = connect(api, "slack", scopes=SCOPES, settings={"channels": {"default": "#general"}})["integrationId"]
+        hub.sandbox("slack").post("/_control/faults", json={
+            "path": "/api/chat.postMessage", "status": 200, "count": 1, "body": {"ok": False, "error": "ratelimited"},
+            "headers": {"Retry-After": retry_after} if retry_after else {}})
+        notify(hub, "eventReminder", reminder())
+        assert hub.run(hub.services.worker.run_due()) == 1
+        [message] = api.get(f"/api/integrations/{integration}/webhooks/messages").json()["data"]
+        assert message["status"] == "pending" and message["attempts"] == 1 and "ratelimited" in message["lastError"]
+        wait = (datetime.fromisoformat(message["nextAttemptAt"].replace("Z", "+00:00")) - hub.clock.now).total_seconds()
+        if retry_after:
+            assert round(wait) == 12  # Slack's Retry-After, even on a 200
+        else:
+            assert 1 <= wait <= 60  # no word from Slack: the hub's backoff, short
+        view = api.get(f"/api/integrations/{integration}").json()["data"]
+        assert view["status"] == "connected" and view["lastError"] is None  # throttling is not a fault
+        hub.clock.advance(wait + 0.5)
+        assert hub.run(hub.services.worker.run_due()) == 1
+        [message] = api.get(f"/api/integrations/{integration}/webhooks/messages").json()["data"]
+        assert message["status"] == "delivered" and message["attempts"] == 2
+    assert len(posted(hub)) == 1

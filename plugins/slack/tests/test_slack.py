@@ -34,7 +34,7 @@ def test_auth_url_has_comma_separated_bot_scopes_and_no_pkce(hub):
     url = urlsplit(data["authUrl"])
     assert url.path.endswith("/slack/oauth/v2/authorize")
     query = parse_qs(url.query)
-    assert query["scope"] == ["chat:write,channels:read,users:read,users:read.email,incoming-webhook"]
+    assert query["scope"] == ["chat:write,channels:read,groups:read,users:read,users:read.email,incoming-webhook"]
     assert query["client_id"] == ["axhub-sandbox-slack"]
     assert query["state"] == [data["state"]] and query["redirect_uri"] == [REDIRECT]
     # Slack's PKCE would make the app a public client: the hub does not ask for it.
@@ -205,6 +205,85 @@ def test_recommendations_follow_the_settings(hub):
     assert any(r.startswith("Invite @attendance-x to #attendance-alerts") for r in recommendations)
     assert "No notification type is enabled: nothing will be posted" in recommendations
     assert any("users:read.email" in r for r in recommendations)
+
+
+def test_recommendations_name_only_the_channels_the_bot_is_not_in(hub):
+    settings = {"defaultChannel": "#nowhere", "channels": {"default": "#general", "alerts": "#attendance-alerts",
+                                                           "reports": "C0SBXRPRTS1"}}
+    with hub.client("manager") as api, hub.sandbox("slack") as sandbox:
+        # Two channels a page: names are found only by following next_cursor.
+        sandbox.post("/_control/workspace", json={"pageSize": 2})
+        integration_id = connect(api, "slack", settings=settings, redirectUri=REDIRECT)["integrationId"]
+        data = run_test(api, integration_id)
+        counters = sandbox.get("/_control/stats").json()["counters"]
+    recommendations = data["recommendations"]
+    assert data["connectionStatus"] == "healthy"
+    [invite] = [r for r in recommendations if r.startswith("Invite")]
+    # The bot is in #general: only the two others are named; the id is shown with its name.
+    assert invite.startswith("Invite @attendance-x to #attendance-alerts, #reports (C0SBXRPRTS1) (/invite")
+    assert "until then its messages there go to #general through the incoming webhook" in invite
+    assert any(r.startswith("#nowhere (defaultChannel) does not exist in the workspace") for r in recommendations)
+    assert counters.get("api.conversations.info") == 1, counters  # the id, asked directly
+    assert counters["api.conversations.list"] >= 2  # the names, over several pages
+
+
+def test_recommendations_for_public_posting_archived_and_hidden_channels(hub):
+    settings = {"channels": {"default": "#attendance-alerts", "alerts": "G0SBXPRIV01", "reports": "#old-news"}}
+    with hub.client("manager") as api, hub.sandbox("slack") as sandbox:
+        integration_id = connect(api, "slack", scopes=["messages.send", "messages.public", "channels.read"],
+                                 settings=settings, redirectUri=REDIRECT)["integrationId"]
+        recommendations = run_test(api, integration_id)["recommendations"]
+        # Once the bot is invited into the private channel, Slack shows it, member.
+        sandbox.post("/_control/channels", json={"id": "G0SBXPRIV01", "name": "managers", "private": True,
+                                                 "botMember": True})
+        again = run_test(api, integration_id)["recommendations"]
+    # chat:write.public posts in a public channel without joining it: no invitation needed.
+    assert not any(r.startswith("Invite") for r in recommendations)
+    # Slack hides a private channel from a bot that is not in it.
+    assert any(r.startswith("G0SBXPRIV01 (channels.alerts) does not exist") and "private channel" in r
+               for r in recommendations)
+    assert "#old-news (channels.reports) is archived: Slack takes no messages there" in recommendations
+    assert not any("G0SBXPRIV01" in r for r in again)
+
+
+def test_without_a_read_scope_membership_is_not_checked_but_said(hub):
+    with hub.client("manager") as api, hub.sandbox("slack") as sandbox:
+        integration_id = connect(api, "slack", scopes=["messages.send"], redirectUri=REDIRECT,
+                                 settings={"channels": {"alerts": "#attendance-alerts"}})["integrationId"]
+        data = run_test(api, integration_id)
+        counters = sandbox.get("/_control/stats").json()["counters"]
+    assert data["connectionStatus"] == "healthy" and data["lastError"] is None
+    assert any(r.startswith("Cannot check that @attendance-x is in #attendance-alerts: grant channels:read and "
+                            "groups:read (scope channels.read)") for r in data["recommendations"])
+    assert not any(k.startswith("api.conversations") for k in counters)
+
+
+def test_a_grant_from_before_groups_read_checks_public_channels_only(hub):
+    with hub.client("manager") as api, hub.sandbox("slack") as sandbox:
+        sandbox.post("/_control/channels", json={"id": "G0SBXPRIV01", "name": "managers", "private": True,
+                                                 "botMember": True})
+        integration_id = connect(api, "slack", redirectUri=REDIRECT,
+                                 settings={"channels": {"default": "#general", "alerts": "#managers"}})["integrationId"]
+        # An installation made when channels.read meant channels:read alone.
+        sandbox.post("/_control/faults", json={
+            "path": "/api/auth.test", "status": 200,
+            "body": {"ok": True, "team": "Attendance-X Sandbox", "user": "attendance-x", "user_id": "U0SBXBOT001"},
+            "headers": {"x-oauth-scopes": "chat:write,channels:read,incoming-webhook"}})
+        data = run_test(api, integration_id)
+    assert data["connectionStatus"] == "degraded" and data["permissions"]["read_channels"] is False
+    assert any(r.startswith("#managers (channels.alerts) does not exist in the workspace among its public channels")
+               for r in data["recommendations"])
+    assert not any(r.startswith("Invite") for r in data["recommendations"])
+
+
+def test_a_channel_check_slack_throttles_is_advice_not_a_failure(hub):
+    with hub.client("manager") as api, hub.sandbox("slack") as sandbox:
+        integration_id = connect(api, "slack", redirectUri=REDIRECT,
+                                 settings={"channels": {"alerts": "#attendance-alerts"}})["integrationId"]
+        sandbox.post("/_control/faults", json={"path": "/api/conversations.list", "status": 429})
+        data = run_test(api, integration_id)
+    assert data["connectionStatus"] == "healthy" and data["lastError"] is None
+    assert "Could not check @attendance-x's channels (ratelimited); run the test again later" in data["recommendations"]
 
 
 def test_throttled_connection_test(hub):
