@@ -111,6 +111,11 @@ class CalendarAdapter(Protocol):
         """Whether this Attendance-X event belongs on the calendar (the integration's
         filters: event types, private events, minimum duration)."""
 
+    # Optional: ``set_date_range(start, end)`` — the run's ``dateRange`` (None, None
+    # without one), called by the engine before ``changes`` for an adapter whose listing
+    # depends on it (Graph's calendarView delta). The engine never saves the cursor of a
+    # ranged run, so a ranged listing may refuse a cursor made for another window.
+
 
 # -- meeting providers: export-only adapters and the follow-up step --------------------
 

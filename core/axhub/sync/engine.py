@@ -217,6 +217,11 @@ class Engine:
         if self.export_only:
             self.options = dataclasses.replace(options, direction="attendance_to_external")
         self.attendance = attendance
+        # An adapter whose listing depends on the run's date range (Graph's calendarView
+        # delta lists a window, and its cursor is bound to it) is told the range first.
+        set_date_range = getattr(adapter, "set_date_range", None)
+        if set_date_range is not None:
+            set_date_range(options.start, options.end)
         # An adapter may create less than it keeps (Zoom with autoCreateMeetings off: no new
         # meetings, the existing ones still follow their events).
         self._creates: Callable[[EventData], bool] = getattr(adapter, "creates", None) or (lambda data: True)

@@ -1,13 +1,18 @@
 """The Outlook calendar adapter the core's sync engine drives, over Microsoft Graph v1.0.
 
-Listing: ``calendarView/delta`` over the integration's window (``syncWindow``, by
-default a year back and three ahead: Graph's delta needs one), ``Prefer:
-odata.maxpagesize``, following ``@odata.nextLink``; the last page's
-``@odata.deltaLink`` is the cursor, and 410 ``syncStateNotFound`` turns into
+Listing: ``calendarView/delta`` over a window (Graph's delta needs one): the run's
+``dateRange`` when it has one, else the integration's ``syncWindow`` (by default a year
+back and three ahead). ``startDateTime``/``endDateTime`` go on the first request only,
+then ``@odata.nextLink`` is followed as given (``Prefer: odata.maxpagesize``); the last
+page's ``@odata.deltaLink`` is the cursor, and 410 ``syncStateNotFound`` turns into
 :class:`CursorExpired`. ``@removed`` items are deletions (``reason: deleted``) or events
-that left the window (``changed``: not deletions, nothing is done). A full listing also
-asks ``/events`` for what lies outside the window, so that a linked event there is not
-taken for a deleted one.
+that left the window (``changed``: not deletions, nothing is done). A full listing of
+the default window also asks ``/events`` for what lies outside it, so that a linked
+event there is not taken for a deleted one.
+
+A deltaLink is bound to the window it was made for (its state token encodes
+``startDateTime``/``endDateTime``), so a cursor is followed only by a run over that same
+window; see :meth:`OutlookCalendar.changes` for ranged runs.
 
 Writing: JSON batches at ``/$batch``, 20 requests each, matched back by ``id`` (Graph
 answers in any order); throttled (429 with a possibly fractional ``Retry-After``) or
@@ -208,6 +213,8 @@ class OutlookCalendar:
         self._category_checked = False
         teams = self.settings.teams_integration
         self.meetings = teams.enabled and teams.auto_create_meetings
+        # The run's dateRange (set_date_range), None for the default window.
+        self.range: tuple[datetime, datetime] | None = None
 
     # -- mapping -----------------------------------------------------------------------
     def to_graph(self, data: EventData) -> dict[str, Any]:
@@ -278,14 +285,37 @@ class OutlookCalendar:
         return True
 
     # -- listing -----------------------------------------------------------------------
-    def window(self) -> tuple[datetime, datetime]:
-        """The calendarView the delta round covers, whole days around today."""
+    def set_date_range(self, start: datetime | None, end: datetime | None) -> None:
+        """The run's ``dateRange``, handed over by the engine before it lists: Graph lists
+        a calendarView over a window, so the range the run asks is the window to list.
+        Only a range with both ends replaces the default window (the API's dateRange has
+        both); seconds are the finest Graph takes, so the range is widened to whole ones."""
+        if start is None or end is None:
+            self.range = None
+            return
+        start = start.astimezone(timezone.utc)
+        end = end.astimezone(timezone.utc)
+        ceil = end.replace(microsecond=0)
+        self.range = (start.replace(microsecond=0), ceil if ceil == end else ceil + timedelta(seconds=1))
+
+    def default_window(self) -> tuple[datetime, datetime]:
+        """``syncWindow``: whole days around today."""
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         span = self.settings.sync_window
         return today - timedelta(days=span.past_days), today + timedelta(days=span.future_days)
 
+    def window(self) -> tuple[datetime, datetime]:
+        """The calendarView this run's delta round covers."""
+        return self.range or self.default_window()
+
     def _key(self) -> str:
-        """What the cursor was made for: another calendar or window means a full listing."""
+        """What a cursor is made for: the calendar and the window. A cursor with another
+        key is never followed (another calendar, a changed syncWindow, a ranged run).
+        The default window's key names the setting, not today's dates: its deltaLink
+        keeps the window of the round that made it, and following it is the point."""
+        if self.range is not None:
+            start, end = self.range
+            return f"{self.settings.calendar_id}|{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}|"
         span = self.settings.sync_window
         return f"{self.settings.calendar_id}|{span.past_days}|{span.future_days}|"
 
@@ -325,9 +355,21 @@ class OutlookCalendar:
                 ahead.cancel()
 
     async def changes(self, cursor: str | None) -> AsyncIterator[Page]:
+        """Changes since ``cursor``, or a full listing of the window.
+
+        A ranged run (``set_date_range``) is handed the stored cursor of the default
+        window, whose deltaLink would list that window, not the range, and cannot be
+        re-aimed: Graph takes ``startDateTime``/``endDateTime`` only on a round's first
+        request. So the keys differ and the cursor is refused with :class:`CursorExpired`:
+        the engine then asks for a full listing, here of the range alone. The stored
+        cursor is not lost: the engine never saves the cursor of a ranged run
+        (``SyncOptions.keeps_cursor``), so the next run over the default window follows
+        it again, changes made meanwhile included. The range's own deltaLink is handed
+        over as usual and dropped by the engine; were it ever kept, its key (the range's
+        dates) would stop a run over any other window from following it."""
         key = self._key()
         if cursor is not None and not cursor.startswith(key):
-            raise CursorExpired()  # the settings moved the window or the calendar
+            raise CursorExpired()  # another calendar or window: a listing of this one
         if cursor:
             url, params = cursor[len(key):], None
             if not url.startswith(self.graph + "/"):
@@ -341,8 +383,10 @@ class OutlookCalendar:
             items = [self.from_graph(i) for i in page.value if not (i.removed and i.removed.reason == "changed")]
             if page.next_link:
                 yield Page(items=items)
-            elif cursor is None:
+            elif cursor is None and self.range is None:
                 # A full listing is the whole calendar for the engine: add what lies outside the window.
+                # (Not for a ranged run: the engine infers no deletion from it, and compares
+                # only events within the range.)
                 yield Page(items=items)
                 async for outside in self._outside():
                     yield Page(items=[self.from_graph(i) for i in outside.value])
@@ -351,7 +395,7 @@ class OutlookCalendar:
                 yield Page(items=items, cursor=key + page.delta_link if page.delta_link else None)
 
     def _outside(self) -> AsyncIterator[_Page]:
-        start, end = self.window()
+        start, end = self.default_window()
         return self._pages(f"{self.graph}{self.base}/events", {
             "$filter": f"end/dateTime le '{start:%Y-%m-%dT%H:%M:%S}' or start/dateTime ge '{end:%Y-%m-%dT%H:%M:%S}'",
             "$top": str(PAGE_SIZE),

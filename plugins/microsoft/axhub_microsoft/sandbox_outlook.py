@@ -10,8 +10,10 @@ Shapes are Graph v1.0's (``microsoft-graph-v1.0.csdl.xml``: ``event``, ``outlook
   another zone, and the zone written in ``originalStartTimeZone``;
 - ``transactionId`` makes a create idempotent: a second POST with the same one answers
   the event already made;
-- ``calendarView/delta``: the first request needs ``startDateTime`` and ``endDateTime``;
-  pages hold ``Prefer: odata.maxpagesize`` events (default 10, as Graph), carry
+- ``calendarView/delta``: the first request needs ``startDateTime`` and ``endDateTime``,
+  and only the first: the skip and delta tokens encode the window (a round goes on over
+  the window it began with), so a request repeating them beside a token is refused
+  (400) rather than quietly listing another window than the client thinks; pages hold ``Prefer: odata.maxpagesize`` events (default 10, as Graph), carry
   ``@odata.nextLink`` (a ``$skiptoken``) until the last, which carries
   ``@odata.deltaLink`` (a ``$deltatoken``: the window and the change number). The next
   round returns what changed in the window since, a deleted event as
@@ -320,6 +322,10 @@ class Outlook:
     def delta(self, calendar: str, query: dict[str, str], page_size: int, tz: str | None) -> tuple[list[dict[str, Any]], str | None, str | None]:
         """(items, skiptoken, deltatoken): one page of a round."""
         skip, delta = query.get("$skiptoken"), query.get("$deltatoken")
+        if (skip or delta) and {k.lower() for k in query} & {"startdatetime", "enddatetime"}:
+            # Graph: the state token encodes the window; links are followed as given.
+            raise bad("startDateTime and endDateTime are encoded in the state token: follow the nextLink or "
+                      "deltaLink as given.", "ErrorInvalidUrlQuery")
         if skip:
             state = _unb64(skip)
             if not isinstance(state, dict) or state.get("n") != self.nonce or state.get("s") not in self.snapshots:

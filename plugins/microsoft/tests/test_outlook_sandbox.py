@@ -74,6 +74,10 @@ def test_delta_needs_a_window_pages_and_expires(outlook):
     assert len(last["value"]) == 5 and "@odata.deltaLink" in last
     delta = last["@odata.deltaLink"][last["@odata.deltaLink"].index("/me/"):]
     assert outlook.call("GET", delta).json()["value"] == []
+    # The tokens encode the window: it is given on the first request only.
+    for token_link in (link, delta):
+        again = outlook.call("GET", token_link[token_link.index("/me/"):] + "&startDateTime=2026-06-01T00:00:00Z")
+        assert again.status_code == 400 and again.json()["error"]["code"] == "ErrorInvalidUrlQuery"
     outlook.expire_cursor()
     gone = outlook.call("GET", delta)
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "syncStateNotFound"
