@@ -257,10 +257,17 @@ class Faults:
     def __init__(self, per_call: Callable[[str], bool] | None = None) -> None:
         self.rules: list[Fault] = []
         self.per_call = per_call
+        # A fault that said Retry-After: until when its path is to be left alone, and how
+        # many requests came back sooner (a client that does not honour Retry-After).
+        self.waits: dict[tuple[str, str | None], float] = {}
+        self.early = 0
 
     def take(self, method: str, path: str, *, per_call: bool = False) -> Fault | None:
         if not per_call and self.per_call is not None and self.per_call(path):
             return None
+        now = time.monotonic()
+        if any(path.startswith(p) and m in (None, method) and now < until for (p, m), until in self.waits.items()):
+            self.early += 1
         for rule in self.rules:
             if path.startswith(rule.path) and (rule.method is None or rule.method == method):
                 if rule.after > 0:
@@ -269,14 +276,31 @@ class Faults:
                 rule.count -= 1
                 if rule.count <= 0:
                     self.rules.remove(rule)
+                wait = _seconds(rule.headers.get("Retry-After"))
+                if wait is not None:
+                    self.waits[(rule.path, rule.method)] = now + wait
                 return rule
         return None
+
+    def clear(self) -> None:
+        self.rules.clear()
+        self.waits.clear()
+        self.early = 0
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: not what tests inject
 
 
 def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Callable[[], dict] | None, on_reset: Callable[[], None] | None) -> list[Any]:
     @get("/_control/stats", sync_to_thread=False)
     def stats() -> dict[str, Any]:
-        data: dict[str, Any] = {"counters": dict(server.counters) if server else {}}
+        data: dict[str, Any] = {"counters": dict(server.counters) if server else {},
+                                # Requests that came back before an injected Retry-After ran out.
+                                "earlyRetries": faults.early}
         if server:
             data["liveAccessTokens"] = sum(1 for i in server.access.values() if i.expires_at > time.time())
             data["liveRefreshTokens"] = len(server.refresh_tokens)
@@ -320,7 +344,7 @@ def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Cal
 
     @delete("/_control/faults", status_code=200, sync_to_thread=False)
     def clear_faults() -> dict[str, Any]:
-        faults.rules.clear()
+        faults.clear()
         return {"faults": 0}
 
     @post("/_control/expire-access-tokens", status_code=200, sync_to_thread=False)
@@ -337,7 +361,7 @@ def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Cal
 
     @post("/_control/reset", status_code=200, sync_to_thread=False)
     def reset() -> dict[str, Any]:
-        faults.rules.clear()
+        faults.clear()
         if server:
             server.reset()
         if on_reset:
