@@ -169,7 +169,7 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
 __all__ = [
     "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "Audience", "Composed", "MessageTemplates",
     "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers",
-    "route",
+    "refused", "route",
 ]
 
 

@@ -5,7 +5,6 @@ alerted under the hub's attendance threshold."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import select
@@ -37,28 +36,20 @@ async def settings_of(svc: Services, org_id: str) -> OrganizationSettings:
     return OrganizationSettings(row.timezone, row.locale, row.attendance_alert_threshold)
 
 
-async def alert_thresholds(svc: Services, org_ids: list[str]) -> dict[str, float]:
-    """Each organisation's attendance alert threshold, the hub's where it set none."""
-    out = {org_id: svc.config.attendance_alert_threshold for org_id in org_ids}
+async def settings_for(svc: Services, org_ids: list[str]) -> dict[str, OrganizationSettings]:
+    """Each organisation's settings, for jobs that act for many at once (alerts, weekly
+    reports): one query per thousand organisations; the threshold is filled in with the
+    hub's where an organisation set none."""
+    default = svc.config.attendance_alert_threshold
+    out = {org_id: OrganizationSettings(attendance_alert_threshold=default) for org_id in org_ids}
     async with svc.db.session() as s:
         for chunk in range(0, len(org_ids), 1000):
-            rows = await s.execute(select(Organization.id, Organization.attendance_alert_threshold)
-                                   .where(Organization.id.in_(org_ids[chunk:chunk + 1000]),
-                                          Organization.attendance_alert_threshold.is_not(None)))
-            out.update((org_id, threshold) for org_id, threshold in rows)
-    return out
-
-
-async def time_zones(svc: Services, org_ids: list[str]) -> dict[str, ZoneInfo]:
-    """Each organisation's time zone, for jobs that act for many at once (the weekly
-    report): one query per thousand organisations."""
-    zones = {org_id: DEFAULT_TIMEZONE for org_id in org_ids}
-    async with svc.db.session() as s:
-        for chunk in range(0, len(org_ids), 1000):
-            rows = await s.execute(select(Organization.id, Organization.timezone)
+            rows = await s.execute(select(Organization.id, Organization.timezone, Organization.locale,
+                                          Organization.attendance_alert_threshold)
                                    .where(Organization.id.in_(org_ids[chunk:chunk + 1000])))
-            zones.update((org_id, name) for org_id, name in rows)
-    return {org_id: ZoneInfo(name) for org_id, name in zones.items()}
+            for org_id, tz, locale, threshold in rows:
+                out[org_id] = OrganizationSettings(tz, locale, default if threshold is None else threshold)
+    return out
 
 
 async def change(svc: Services, org_id: str, body: OrganizationSettings) -> OrganizationSettings:

@@ -175,7 +175,7 @@ async def attendance_alerts(svc: "Services", at: datetime) -> int:
     (``attendanceAlertThreshold`` of ``/api/organization/settings``, else the hub's
     ``AXHUB_ATTENDANCE_ALERT_THRESHOLD``)."""
     from ..events.service import _summary
-    from ..organizations.service import alert_thresholds
+    from ..organizations.service import settings_for
 
     orgs = await _orgs(svc)
     async with svc.db.session() as s:  # one query for every organisation
@@ -186,13 +186,13 @@ async def attendance_alerts(svc: "Services", at: datetime) -> int:
             ids = [e.id for e in events[chunk:chunk + 1000]]
             for a in (await s.scalars(select(Attendance).where(Attendance.event_id.in_(ids)))).all():
                 records.setdefault(a.event_id, {})[a.email] = a
-    thresholds = await alert_thresholds(svc, sorted({e.org_id for e in events if e.id in records}))
+    settings = await settings_for(svc, sorted({e.org_id for e in events if e.id in records}))
     sent = 0
     for event in events:
         if event.id not in records:
             continue  # nobody recorded attendance: nothing to judge
         summary = _summary(event, records[event.id])
-        rate, threshold = summary.attendance_rate, thresholds[event.org_id]
+        rate, threshold = summary.attendance_rate, settings[event.org_id].attendance_alert_threshold
         if rate is None or rate >= threshold:
             continue
         data = {"eventId": event.id, "eventName": event.title, "title": event.title, "type": event.type,
@@ -219,11 +219,11 @@ async def weekly_report(svc: "Services", at: datetime) -> int:
     zone, once its Monday 08:00 has come there (or up to REPORT_LOOKBACK later, had no
     process run then)."""
     from ..events.service import _summary
-    from ..organizations.service import time_zones
+    from ..organizations.service import settings_for
 
     orgs = {org_id: rows for org_id, rows in (await _orgs(svc)).items()
             if any(r.notifications.get("weeklyReport") for r in rows)}
-    zones = await time_zones(svc, list(orgs))
+    zones = {org_id: ZoneInfo(o.timezone) for org_id, o in (await settings_for(svc, list(orgs))).items()}
     due: dict[str, tuple[datetime, datetime, str]] = {}
     for org_id in orgs:
         start, end, send_at = report_week(at, zones[org_id])
