@@ -110,6 +110,16 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
     """``count(name)`` adds one to a ``/_control/stats`` counter (the server's counters are
     replaced on every reset, so they are not held here)."""
 
+    async def signed_in(request: Request, method: str) -> tuple[dict[str, str], Any] | Response:
+        """A Web API method's start: counted, its parameters read, its caller's token
+        checked. The parameters and the token, or Slack's refusal."""
+        count(f"api.{method}")
+        params = await params_of(request)
+        issued, error = caller(request, params)
+        if issued is None:
+            return slack_error(error or "invalid_auth")
+        return params, issued
+
     @route("/api/chat.postMessage", http_method=["POST"])
     async def post_message(request: Request) -> Response:
         count("api.chat.postMessage")
@@ -152,11 +162,10 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
 
     @route("/api/users.lookupByEmail", http_method=["GET", "POST"])
     async def lookup_by_email(request: Request) -> Response:
-        count("api.users.lookupByEmail")
-        params = await params_of(request)
-        issued, error = caller(request, params)
-        if issued is None:
-            return slack_error(error or "invalid_auth")
+        started = await signed_in(request, "users.lookupByEmail")
+        if isinstance(started, Response):
+            return started
+        params, issued = started
         if "users:read.email" not in issued.scopes:
             return slack_error("missing_scope", needed="users:read.email", provided=",".join(issued.scopes))
         workspace.lookups += 1
@@ -170,11 +179,10 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
 
     @route("/api/conversations.list", http_method=["GET", "POST"])
     async def conversations_list(request: Request) -> Response:
-        count("api.conversations.list")
-        params = await params_of(request)
-        issued, error = caller(request, params)
-        if issued is None:
-            return slack_error(error or "invalid_auth")
+        started = await signed_in(request, "conversations.list")
+        if isinstance(started, Response):
+            return started
+        params, issued = started
         types = [t.strip() for t in (params.get("types") or "public_channel").split(",") if t.strip()]
         if any(t not in ("public_channel", "private_channel", "mpim", "im") for t in types):
             return slack_error("invalid_types")
@@ -204,11 +212,10 @@ def routes(workspace: Workspace, caller: Callable, ok: Callable, slack_error: Ca
 
     @route("/api/conversations.info", http_method=["GET", "POST"])
     async def conversations_info(request: Request) -> Response:
-        count("api.conversations.info")
-        params = await params_of(request)
-        issued, error = caller(request, params)
-        if issued is None:
-            return slack_error(error or "invalid_auth")
+        started = await signed_in(request, "conversations.info")
+        if isinstance(started, Response):
+            return started
+        params, issued = started
         if not set(READ_SCOPES.split(",")) & set(issued.scopes):
             return missing_scope(issued, READ_SCOPES)
         # An id only: Slack does not look channels up by name here.
