@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import msgspec
-from sqlalchemy import Table, event, insert
+from sqlalchemy import String, Table, Text, any_, bindparam, event, insert, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+IDLE_PING = 5.0  # seconds a pooled PostgreSQL connection may sit unused before a ping
 COPY_FROM = 200  # rows; below this a COPY's extra round trips cost more than they save
 
 
@@ -24,14 +29,33 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # random_page_cost: PostgreSQL's default (4) prices an index lookup for
+            # spinning disks, and so plans a lookup of 100 links among 10,000 as two
+            # whole-table scans and a hash join (6 ms, not 1). The hub's tables live in
+            # memory or on SSD, where 1.1 is the usual setting.
+            # No pool_pre_ping: asyncpg's ping is three round trips (BEGIN, a query,
+            # ROLLBACK) on every checkout; _ping_if_idle pings only a connection that sat
+            # idle long enough for the server to have gone away meanwhile.
+            # LIFO: the connection just given back is the next one handed out, so the few
+            # connections a quiet hub uses keep their prepared statements warm (asyncpg
+            # prepares each statement once per connection) and the rest may idle out.
+            kwargs.update(pool_size=10, max_overflow=20, pool_use_lifo=True,
+                          connect_args={"server_settings": {"random_page_cost": "1.1"}})
         # msgspec encodes the JSON columns (attendees, settings, run statistics) several
         # times faster than the json module: a tenth of a 10,000-event import's CPU.
         kwargs.update(json_serializer=_json_text, json_deserializer=msgspec.json.decode)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine.sync_engine, "checkin", _idle_from)
+            event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For work that only reads: no transaction around it. At READ COMMITTED every
+        # statement sees its own snapshot anyway, so BEGIN and ROLLBACK would only be two
+        # more round trips to the server. (SQLite begins no transaction for a read.)
+        self.reads = self.session if self.is_sqlite else \
+            async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
     async def upgrade(self, revision: str = "head") -> None:
         async with self.engine.begin() as conn:
@@ -53,6 +77,17 @@ class Database:
             # ANALYZE is transactional: its figures count once committed.
             async with self.engine.begin() as conn:
                 await conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+    def among(self, column: Any, values: Sequence[Any]) -> Any:
+        """``column IN values``. On PostgreSQL one array parameter (``= ANY($1)``), not a
+        parameter per value: the statement's text, and so its prepared form and plan,
+        stays the same whatever the number of values."""
+        if self.is_sqlite:
+            return column.in_(values)
+        # Strings as text[], never varchar[]: asyncpg knows text[] but looks varchar[] up
+        # in the catalogue once per connection (a recursive query, 10 to 50 ms).
+        item = Text() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
 
     def insert_ignoring(self, table: Any) -> Any:
         """An ``INSERT … ON CONFLICT DO NOTHING`` into ``table`` (a model or a Table) on
@@ -87,12 +122,74 @@ class Database:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(table.name, records=records, columns=columns)
 
+    async def update_many(self, session: AsyncSession, table: Table, keys: Sequence[str],
+                          rows: list[dict[str, Any]]) -> None:
+        """Update ``rows`` of ``table`` (dicts with the same keys: the ``keys`` columns
+        naming each row, the others its new values) within the session's transaction.
+        On PostgreSQL one statement for them all (``UPDATE … FROM unnest(arrays)``), not
+        a statement per row: one round trip and one plan for any number of rows."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        values = [c for c in columns if c not in keys]
+        if self.is_sqlite:
+            statement = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)) \
+                .values({c: bindparam(c) for c in values})
+            await session.execute(statement, [{**row, **{f"k_{k}": row[k] for k in keys}} for row in rows])
+            return
+        dialect = self.engine.dialect
+        arrays = []
+        for name in columns:
+            process = table.c[name].type._cached_bind_processor(dialect) or (lambda v: v)
+            arrays.append([_as_text(process(row[name])) for row in rows])
+        # Every column travels as text[] and is cast back in the statement: text[] is the
+        # one array type asyncpg knows without asking the server (for any other, once per
+        # connection, a recursive catalogue query of 15 ms).
+        source = ", ".join(f"${i}::text[]" for i in range(1, len(columns) + 1))
+        kinds = {c: table.c[c].type.compile(dialect=dialect) for c in columns}
+        assign = ", ".join(f'"{c}" = v."{c}"::{kinds[c]}' for c in values)
+        match = " AND ".join(f't."{k}" = v."{k}"::{kinds[k]}' for k in keys)
+        names = ", ".join(f'"{c}"' for c in columns)
+        sql = f'UPDATE "{table.name}" AS t SET {assign} FROM unnest({source}) AS v({names}) WHERE {match}'
+        connection = await session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.execute(sql, *arrays)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+def _as_text(value: Any) -> str | None:
+    """A bound value as PostgreSQL reads it from text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)  # numbers; booleans as True/False, which PostgreSQL reads too
+
+
 def _json_text(value) -> str:
     return msgspec.json.encode(value).decode()
+
+
+def _idle_from(_dbapi_conn, record) -> None:
+    if record is not None:
+        record.info["idle_from"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    """Check a pooled connection idle for more than IDLE_PING seconds before handing it
+    out; a dead one is replaced (the pool retries on DisconnectionError). A connection
+    just opened, or back from work a moment ago, is used as it is: should the server
+    have restarted within those seconds, the one statement that finds out fails and the
+    pool drops every connection older than that."""
+    idle_from = record.info.get("idle_from")
+    if idle_from is None or time.monotonic() - idle_from < IDLE_PING:
+        return
+    try:
+        dbapi_conn.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means: not usable
+        raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
