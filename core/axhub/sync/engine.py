@@ -28,10 +28,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import msgspec
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..db import Event, EventChange, SyncLink, SyncState
+from ..db import Event, EventChange, SyncLink
 from ..errors import ApiError
 from ..ids import new_id
 from .adapter import (
@@ -181,6 +181,7 @@ class Engine:
         org_id: str,
         adapter: CalendarAdapter,
         options: SyncOptions,
+        state: tuple[str | None, int | None] = (None, None),
         progress: Callable[[dict[str, int]], Any] | None = None,
         heartbeat: Callable[[], Any] | None = None,
         source: str = "external",
@@ -191,6 +192,8 @@ class Engine:
         self.org_id = org_id
         self.adapter = adapter
         self.options = options
+        # The cursor and change mark of the last clean run, as the run's lock was taken.
+        self.cursor, self.change_mark = state
         self.progress = progress
         self.heartbeat = heartbeat
         self.source = source
@@ -203,7 +206,6 @@ class Engine:
         self.full = False
         self.fields = frozenset(getattr(adapter, "fields", FIELDS))
         self.timings: dict[str, float] = {}
-        self.change_mark: int | None = None
         self.touched: list[str] = []
         # What the run's record saves with it when the run ends well (cursor, change mark).
         self.state_values: dict[str, Any] = {}
@@ -331,27 +333,26 @@ class Engine:
                 await self.db.insert_many(s, SyncLink.__table__, links)
             await self._tick(inbound_created=len(chunk))
 
-    async def _state(self) -> tuple[str | None, int | None, int]:
-        """The cursor, the change mark, the newest local change now (the next mark), and
-        the events changed since the mark (``self.touched``): one query, two when
-        something changed."""
-        newest_q = select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id).scalar_subquery()
-        async with self.db.session() as s:
-            row = (await s.execute(select(SyncState.cursor, SyncState.change_mark, newest_q)
-                                   .where(SyncState.integration_id == self.integration_id))).first()
-            cursor, mark, newest = row if row is not None else (None, None, await s.scalar(select(newest_q)))
-            if mark is not None and (newest or 0) > mark:
+    async def _local_changes(self) -> int:
+        """The newest local change now (the next change mark), and the events changed
+        since the current mark (``self.touched``)."""
+        newest_q = select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id)
+        async with self.db.reads() as s:
+            newest = await s.scalar(newest_q)
+            if self.change_mark is not None and (newest or 0) > self.change_mark:
                 self.touched = list((await s.scalars(
                     select(EventChange.event_id).distinct()
-                    .where(EventChange.org_id == self.org_id, EventChange.seq > mark)
+                    .where(EventChange.org_id == self.org_id, EventChange.seq > self.change_mark)
                 )).all())
-        return cursor, mark, newest or 0
+        return newest or 0
 
     def _changed_query(self):
-        """Local changes: never synced, edited since, or deleted since."""
+        """Local changes: never synced, edited since, or deleted since. A row of it is the
+        event's columns and its link's (``external_id`` None when there is none): the two
+        tables share no column name."""
         mine = SyncLink.integration_id == self.integration_id
         return (
-            select(Event, SyncLink)
+            select(Event.__table__, *SyncLink.__table__.c)
             .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
             .where(Event.org_id == self.org_id)
             .where(
@@ -360,22 +361,30 @@ class Engine:
             )
         )
 
+    async def _changed(self, s, query, events: dict[str, Event], by_event: dict[str, SyncLink]) -> None:
+        for row in (await s.execute(query)).all():
+            events[row.id] = row
+            if row.external_id is not None:
+                by_event[row.event_id] = row
+
+    async def _events(self, s, ids: Sequence[str], events: dict[str, Event]) -> None:
+        """The organisation's events of ``ids`` into ``events``."""
+        for chunk in _chunks(sorted(ids), CHUNK):
+            query = select(Event.__table__).where(Event.org_id == self.org_id, self.db.among(Event.id, chunk))
+            for row in (await s.execute(query)).all():
+                events[row.id] = row
+
+    # Plain rows (the columns' names as attributes, like the models'), not ORM objects:
+    # a run only reads them, and building ORM objects costs more than the query itself.
     async def _load_all_local(self) -> tuple[dict[str, Event], dict[str, Any]]:
         """The whole local side, for ``forceUpdate`` and full listings (which must also
         notice what vanished): every link, the events they name, every local change."""
         mine = SyncLink.integration_id == self.integration_id
-        async with self.db.session() as s:
-            # Plain rows (same attribute names), not ORM objects: there may be a link for
-            # every event of a large calendar.
+        async with self.db.reads() as s:
             by_event = {l.event_id: l for l in (await s.execute(select(SyncLink.__table__).where(mine))).all()}
             events: dict[str, Event] = {}
-            for chunk in _chunks(sorted(by_event)):
-                for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
-                    events[e.id] = e
-            for event, link in (await s.execute(self._changed_query())).all():
-                events[event.id] = event
-                if link is not None:
-                    by_event[link.event_id] = link
+            await self._events(s, list(by_event), events)
+            await self._changed(s, self._changed_query(), events, by_event)
         return events, by_event
 
     async def _load(self, remote: dict[str, RemoteEvent], local: tuple[dict[str, Event], dict[str, Any]] | None = None,
@@ -387,42 +396,37 @@ class Engine:
         local_ids = [r.local_id for r in remote.values() if r.local_id]
         if self.options.force_update or self.full:
             events, by_event = local if local is not None else await self._load_all_local()
-            missing = sorted(set(local_ids) - set(events))
-            async with self.db.session() as s:
-                for chunk in _chunks(missing):
-                    for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
-                        events[e.id] = e
+            missing = set(local_ids) - set(events)
+            if missing:
+                async with self.db.reads() as s:
+                    await self._events(s, missing, events)
             return events, by_event, {l.external_id: l for l in by_event.values()}
-        events = {}
+        events: dict[str, Event] = {}
         links: list[Any] = []
-        async with self.db.session() as s:
-            # The links the remote changes name, with their events, in one query.
-            for chunk in _chunks(list(remote)):
-                rows = (await s.execute(
-                    select(SyncLink, Event).outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
-                    .where(mine, SyncLink.external_id.in_(chunk))
-                )).all()
-                for link, event in rows:
-                    links.append(link)
-                    if event is not None:
-                        events[event.id] = event
-            for chunk in _chunks(local_ids):
-                links += (await s.scalars(select(SyncLink).where(mine, SyncLink.event_id.in_(chunk)))).all()
+        links_table = SyncLink.__table__
+        async with self.db.reads() as s:
+            # The links the remote changes name, with their events (a row of both, as in
+            # _changed_query), then the links of the events we created, and the events
+            # not read yet.
+            for chunk in _chunks(list(remote), CHUNK):
+                query = (select(links_table, *Event.__table__.c)
+                         .outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
+                         .where(mine, self.db.among(SyncLink.external_id, chunk)))
+                for row in (await s.execute(query)).all():
+                    links.append(row)
+                    if row.id is not None:
+                        events[row.id] = row
+            for chunk in _chunks(local_ids, CHUNK):
+                links += (await s.execute(select(links_table).where(mine, self.db.among(SyncLink.event_id, chunk)))).all()
             by_event = {l.event_id: l for l in links}
-            ids = (set(by_event) | set(local_ids)) - set(events)
-            for chunk in _chunks(sorted(ids)):
-                for e in (await s.scalars(select(Event).where(Event.org_id == self.org_id, Event.id.in_(chunk)))).all():
-                    events[e.id] = e
+            await self._events(s, (set(by_event) | set(local_ids)) - set(events), events)
             # After a clean run only the events the change log names since then;
             # otherwise every event.
             changed = self._changed_query()
-            queries = [changed.where(Event.id.in_(chunk)) for chunk in _chunks(self.touched)] \
-                if self.change_mark is not None else [changed]
-            for query in queries:
-                for event, link in (await s.execute(query)).all():
-                    events[event.id] = event
-                    if link is not None:
-                        by_event[link.event_id] = link
+            if self.change_mark is None:
+                await self._changed(s, changed, events, by_event)
+            for chunk in _chunks(self.touched, CHUNK) if self.change_mark is not None else ():
+                await self._changed(s, changed.where(self.db.among(Event.id, chunk)), events, by_event)
         return events, by_event, {l.external_id: l for l in by_event.values()}
 
     def _vanished(self, remote: dict[str, RemoteEvent], by_event: dict[str, SyncLink]) -> None:
@@ -557,25 +561,17 @@ class Engine:
                 links, changes, kept = [], [], []
                 for event, item, data in plan.inbound_update:
                     version = event.version + 1
-                    changes.append({"b_id": event.id, "version": version, "updated_at": now, **row_values(data, self.fields)})
+                    changes.append({"id": event.id, "org_id": self.org_id, "version": version, "updated_at": now,
+                                    **row_values(data, self.fields)})
                     known = self._by_event.get(event.id)
                     if known is not None and known.external_id == item.external_id:
-                        kept.append({"b_event": event.id, "etag": item.etag, "local_version": version, "synced_at": now})
+                        kept.append({"integration_id": self.integration_id, "event_id": event.id, "etag": item.etag,
+                                     "local_version": version, "synced_at": now})
                     else:
                         links.append(self._link(event.id, item, version, now))
-                if changes:  # Core executemany: one UPDATE by primary key per row
-                    table = Event.__table__
-                    values = {k: bindparam(k) for k in changes[0] if k != "b_id"}
-                    await s.execute(update(table).where(table.c.id == bindparam("b_id")).values(values), changes)
-                if kept:  # the link stays, only what it remembers moves
-                    table = SyncLink.__table__
-                    await s.execute(
-                        update(table)
-                        .where(table.c.integration_id == self.integration_id, table.c.event_id == bindparam("b_event"))
-                        .values(etag=bindparam("etag"), local_version=bindparam("local_version"),
-                                synced_at=bindparam("synced_at")),
-                        kept,
-                    )
+                await self.db.update_many(s, Event.__table__, ("id", "org_id"), changes)
+                # The links that stay: only what they remember moves.
+                await self.db.update_many(s, SyncLink.__table__, ("integration_id", "event_id"), kept)
                 for event in plan.inbound_delete:
                     await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
                                     .values(deleted_at=now, updated_at=now, version=event.version + 1))
@@ -623,7 +619,7 @@ class Engine:
             meetings = []
             for op, result in zip(batch, results, strict=True):
                 if result.ok and result.meeting is not msgspec.UNSET:
-                    meetings.append({"b_id": op.event_id, "meeting": result.meeting})
+                    meetings.append({"id": op.event_id, "org_id": self.org_id, "meeting": result.meeting})
                 if not result.ok:
                     self.errors.append({"eventId": op.event_id, "action": op.kind,
                                         "error": result.error or "failed", "code": result.error_code or "SYNC_FAILED"})
@@ -656,12 +652,9 @@ class Engine:
     async def _save_outbound(self, gone: list[str], created: list[dict], moved: list[dict],
                              meetings: Sequence[dict] = ()) -> None:
         async with self.db.session() as s, s.begin():
-            if meetings:
-                # The provider's meeting on the event, with its link: not an edit of the
-                # event (no new version, no change logged, nothing to sync back).
-                table = Event.__table__
-                await s.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.org_id == self.org_id)
-                                .values(meeting=bindparam("meeting")), meetings)
+            # The provider's meeting on the event, with its link: not an edit of the
+            # event (no new version, no change logged, nothing to sync back).
+            await self.db.update_many(s, Event.__table__, ("id", "org_id"), list(meetings))
             if gone:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
                                                        SyncLink.event_id.in_(gone)))
@@ -679,20 +672,28 @@ class Engine:
             marks.append(clock())
             self.timings[name] = round((marks[-1] - marks[-2]) * 1000, 1)
 
-        cursor, self.change_mark, newest_change = await self._state()
-        if self.options.force_update:
-            cursor = None
+        cursor = None if self.options.force_update else self.cursor
         local = known = None
-        if self.export_only:
-            # Nothing to list; a constant cursor lets a clean run keep its change mark.
-            remote, new_cursor = {}, "export-only"
-        else:
-            if cursor is None and self.db_beside and not self.options.dry_run and self.options.direction in INBOUND:
-                # A database server works in its own process: read the local side first and
-                # insert new events while the provider is still listing.
-                local = await self._load_all_local()
-                known = {l.external_id for l in local[1].values()}
-            remote, new_cursor = await self._pull(cursor, known)
+        # The change log is read while the provider lists; it must be read before any
+        # local event is (a change logged after that is looked at next time).
+        changes = asyncio.ensure_future(self._local_changes())
+        try:
+            if self.export_only:
+                # Nothing to list; a constant cursor lets a clean run keep its change mark.
+                remote, new_cursor = {}, "export-only"
+            else:
+                if cursor is None and self.db_beside and not self.options.dry_run and self.options.direction in INBOUND:
+                    # A database server works in its own process: read the local side first
+                    # and insert new events while the provider is still listing.
+                    await changes
+                    local = await self._load_all_local()
+                    known = {l.external_id for l in local[1].values()}
+                remote, new_cursor = await self._pull(cursor, known)
+            newest_change = await changes
+        finally:
+            if not changes.done():
+                changes.cancel()
+            await asyncio.gather(changes, return_exceptions=True)
         lap("list")
         events, by_event, by_external = await self._load(remote, local)
         if self.full and self.options.keeps_cursor:
@@ -733,7 +734,7 @@ class Engine:
             query = query.where(Event.end_at > self.options.start)
         if self.options.end is not None:
             query = query.where(Event.start_at < self.options.end)
-        async with self.db.session() as s:
+        async with self.db.reads() as s:
             rows = (await s.execute(query.order_by(Event.end_at, Event.id))).all()
         linked = [LinkedEvent(event_id=e.id, external_id=external_id, data=event_data(e), meeting=e.meeting)
                   for e, external_id in rows]

@@ -92,10 +92,10 @@ def estimate(last_ms: int | None) -> str:
 
 # -- lock ------------------------------------------------------------------------------
 
-async def _acquire(svc: Services, integration_id: str, run_id: str) -> str | None:
-    """Take the integration's sync lock for ``run_id``; the id of the run holding it if not.
-    A lock whose holder stopped renewing it (its process died) is taken over, and that run
-    is marked failed."""
+async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str | None, tuple[str | None, int | None]]:
+    """Take the integration's sync lock for ``run_id``: (None, the cursor and change mark
+    the lock was taken with), or the id of the run holding it. A lock whose holder
+    stopped renewing it (its process died) is taken over, and that run is marked failed."""
     at = now()
     try:
         async with svc.db.session() as s, s.begin():
@@ -106,20 +106,23 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> str | Non
     async with svc.db.session() as s, s.begin():
         state = await s.get(SyncState, integration_id)
         previous = state.running_sync_id if state else None
-        result = await s.execute(
+        # RETURNING: the cursor as the lock was taken, which is the one the previous run
+        # saved as it released the lock (read before, it could be older than that).
+        taken = (await s.execute(
             update(SyncState)
             .where(SyncState.integration_id == integration_id,
                    SyncState.lock_until.is_(None) | (SyncState.lock_until < at))
             .values(lock_owner=run_id, lock_until=at + timedelta(seconds=svc.config.sync_lock_seconds),
                     running_sync_id=run_id, updated_at=at)
-        )
-        if result.rowcount != 1:
-            return previous or "unknown"
+            .returning(SyncState.cursor, SyncState.change_mark)
+        )).first()
+        if taken is None:
+            return previous or "unknown", (None, None)
         if previous:
             await s.execute(update(SyncRun).where(SyncRun.id == previous, SyncRun.status.in_(("started", "running")))
                             .values(status="failed", message="interrupted: the process running it stopped",
                                     completed_at=at))
-    return None
+    return None, (taken.cursor, taken.change_mark)
 
 
 async def _renew(svc: Services, integration_id: str, run_id: str) -> None:
@@ -151,7 +154,7 @@ async def start(
         raise ApiError("PROVIDER_NOT_SUPPORTED", f"{row.provider} integrations do not sync", status=400)
     options = options_from(body, row.settings)
     run_id = new_id("sync")
-    holder = await _acquire(svc, row.id, run_id)
+    holder, state = await _acquire(svc, row.id, run_id)
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
@@ -168,7 +171,7 @@ async def start(
             else {"name": triggered_by}, statistics={}, errors=[], conflicts=[], plan=None, message=None,
             started_at=at, completed_at=None, duration_ms=None,
         ))
-    task = svc.tasks.spawn(execute(svc, run_id, row, options), name=run_id)
+    task = svc.tasks.spawn(execute(svc, run_id, row, options, state), name=run_id)
     if wait:
         # Shielded: a job cancelled as its scheduler stops leaves the run to finish (the
         # hub drains its tasks before closing).
@@ -181,7 +184,10 @@ def status_url(integration_id: str, run_id: str) -> str:
     return f"/api/integrations/{integration_id}/sync/{run_id}/status"
 
 
-async def execute(svc: Services, run_id: str, row: Integration, options: SyncOptions) -> None:
+async def execute(svc: Services, run_id: str, row: Integration, options: SyncOptions,
+                  state: tuple[str | None, int | None]) -> None:
+    """Run the engine and record how it went; ``state``: the cursor and change mark the
+    run's lock was taken with."""
     from ..integrations.service import connection  # the integration's view for plugins
 
     started = time.perf_counter()
@@ -211,7 +217,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     status, message, plan, errors = "failed", None, None, []
     try:
         adapter = await svc.hub.call(row.provider, "sync", connection=connection(svc, row))
-        engine = Engine(svc.db, integration_id=row.id, org_id=row.org_id, adapter=adapter, options=options,
+        engine = Engine(svc.db, integration_id=row.id, org_id=row.org_id, adapter=adapter, options=options, state=state,
                         progress=progress, heartbeat=heartbeat, source=row.provider,
                         attendance=functools.partial(record_from_provider, svc, row.org_id, source=row.provider))
         result = await engine.run()
