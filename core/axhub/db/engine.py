@@ -122,35 +122,42 @@ class Database:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(table.name, records=records, columns=columns)
 
-    async def update_many(self, session: AsyncSession, table: Table, keys: Sequence[str],
-                          rows: list[dict[str, Any]]) -> None:
-        """Update ``rows`` of ``table`` (dicts with the same keys: the ``keys`` columns
-        naming each row, the others its new values) within the session's transaction.
-        On PostgreSQL one statement for them all (``UPDATE … FROM unnest(arrays)``), not
-        a statement per row: one round trip and one plan for any number of rows."""
-        if not rows:
+    async def update_many(self, session: AsyncSession, *groups: tuple[Table, Sequence[str], list[dict[str, Any]]]) -> None:
+        """Update rows within the session's transaction; each group is ``(table, keys,
+        rows)``, the rows dicts with the same keys: the ``keys`` columns naming each row,
+        the others its new values. On PostgreSQL one statement for every group
+        (``UPDATE … FROM unnest(arrays)``, further groups as ``WITH`` clauses), not a
+        statement per row: one round trip and one plan for any number of rows."""
+        groups = tuple(g for g in groups if g[2])
+        if not groups:
             return
-        columns = list(rows[0])
-        values = [c for c in columns if c not in keys]
         if self.is_sqlite:
-            statement = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)) \
-                .values({c: bindparam(c) for c in values})
-            await session.execute(statement, [{**row, **{f"k_{k}": row[k] for k in keys}} for row in rows])
+            for table, keys, rows in groups:
+                values = [c for c in rows[0] if c not in keys]
+                statement = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)) \
+                    .values({c: bindparam(c) for c in values})
+                await session.execute(statement, [{**row, **{f"k_{k}": row[k] for k in keys}} for row in rows])
             return
         dialect = self.engine.dialect
-        arrays = []
-        for name in columns:
-            process = table.c[name].type._cached_bind_processor(dialect) or (lambda v: v)
-            arrays.append([_as_text(process(row[name])) for row in rows])
-        # Every column travels as text[] and is cast back in the statement: text[] is the
-        # one array type asyncpg knows without asking the server (for any other, once per
-        # connection, a recursive catalogue query of 15 ms).
-        source = ", ".join(f"${i}::text[]" for i in range(1, len(columns) + 1))
-        kinds = {c: table.c[c].type.compile(dialect=dialect) for c in columns}
-        assign = ", ".join(f'"{c}" = v."{c}"::{kinds[c]}' for c in values)
-        match = " AND ".join(f't."{k}" = v."{k}"::{kinds[k]}' for k in keys)
-        names = ", ".join(f'"{c}"' for c in columns)
-        sql = f'UPDATE "{table.name}" AS t SET {assign} FROM unnest({source}) AS v({names}) WHERE {match}'
+        arrays: list[list[str | None]] = []
+        statements = []
+        for table, keys, rows in groups:
+            columns = list(rows[0])
+            for name in columns:
+                process = table.c[name].type._cached_bind_processor(dialect) or (lambda v: v)
+                arrays.append([_as_text(process(row[name])) for row in rows])
+            # Every column travels as text[] and is cast back in the statement: text[] is
+            # the one array type asyncpg knows without asking the server (for any other,
+            # once per connection, a recursive catalogue query of 15 ms).
+            first = len(arrays) - len(columns) + 1
+            source = ", ".join(f"${i}::text[]" for i in range(first, len(arrays) + 1))
+            kinds = {c: table.c[c].type.compile(dialect=dialect) for c in columns}
+            assign = ", ".join(f'"{c}" = v."{c}"::{kinds[c]}' for c in columns if c not in keys)
+            match = " AND ".join(f't."{k}" = v."{k}"::{kinds[k]}' for k in keys)
+            names = ", ".join(f'"{c}"' for c in columns)
+            statements.append(f'UPDATE "{table.name}" AS t SET {assign} FROM unnest({source}) AS v({names}) WHERE {match}')
+        *before, last = statements
+        sql = (f"WITH {', '.join(f'u{i} AS ({q})' for i, q in enumerate(before))} {last}") if before else last
         connection = await session.connection()
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.execute(sql, *arrays)

@@ -569,9 +569,9 @@ class Engine:
                                      "local_version": version, "synced_at": now})
                     else:
                         links.append(self._link(event.id, item, version, now))
-                await self.db.update_many(s, Event.__table__, ("id", "org_id"), changes)
-                # The links that stay: only what they remember moves.
-                await self.db.update_many(s, SyncLink.__table__, ("integration_id", "event_id"), kept)
+                # The events, and the links that stay (only what they remember moves).
+                await self.db.update_many(s, (Event.__table__, ("id", "org_id"), changes),
+                                          (SyncLink.__table__, ("integration_id", "event_id"), kept))
                 for event in plan.inbound_delete:
                     await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
                                     .values(deleted_at=now, updated_at=now, version=event.version + 1))
@@ -654,7 +654,7 @@ class Engine:
         async with self.db.session() as s, s.begin():
             # The provider's meeting on the event, with its link: not an edit of the
             # event (no new version, no change logged, nothing to sync back).
-            await self.db.update_many(s, Event.__table__, ("id", "org_id"), list(meetings))
+            await self.db.update_many(s, (Event.__table__, ("id", "org_id"), list(meetings)))
             if gone:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
                                                        SyncLink.event_id.in_(gone)))
