@@ -9,7 +9,8 @@ another (`axhub serve`), both on loopback; this script drives the hub's API.
 1. Full sync of N Google events into Attendance-X, against the limit: plain httpx paging
    through the same events from the same sandbox plus one bulk insert of the same rows
    with the same database driver. Held to ≤ 1.5× the limit.
-2. Incremental sync after 100 remote changes: ≤ 2 list requests, ≤ 5% of the full sync.
+2. Incremental sync after 100 remote changes: ≤ 2 list requests, ≤ 5% of the full sync
+   (the median of five rounds of 100 changes and a sync; the first printed beside it).
 3. Pushing N new local events: ≤ 210 HTTP requests to the sandbox; its time beside
    google-api-python-client inserting the same events one request each (aim: ≥ 10×).
 4. Peak memory (RSS high-water mark) of the hub process through the full sync: < 200 MB.
@@ -74,24 +75,33 @@ class Bench(Harness):
         assert len(items) == self.n, len(items)
         return paging + asyncio.run(self.bulk_insert(items, row))
 
-    def incremental(self, integration: str, full: float) -> None:
+    def incremental(self, integration: str, full: float, rounds: int = 5) -> None:
+        """``rounds`` times: 100 other events edited at Google, then a sync. The figure is
+        the median run; the first (statements not yet prepared on the database
+        connections it gets) is printed beside it."""
         url = f"{self.sandbox_url}/calendar/v3/calendars/primary/events"
+        times, requests = [], []
         with httpx.Client(headers={"Authorization": f"Bearer {self.token()}"}, timeout=60) as client:
             items, params = [], {"maxResults": 250}
-            while len(items) < 100:  # pages may be short: Google's paging rules
+            while len(items) < 100 * rounds:  # pages may be short: Google's paging rules
                 body = client.get(url, params=params).json()
                 items += body["items"]
                 params["pageToken"] = body["nextPageToken"]
-            for item in items[:100]:
-                client.patch(f"{url}/{item['id']}", json={"summary": item["summary"] + " (moved)"}).raise_for_status()
-        run = self.sync(integration)
-        elapsed = seconds(run)
-        stats = run["statistics"]
-        assert stats["inbound"]["updated"] == 100, stats
-        print(f"  incremental phases (ms): {stats.get('timingsMs')}")
-        line("incremental sync after 100 remote changes: list requests", str(stats["listRequests"]), "2", stats["listRequests"] <= 2)
-        line("incremental sync after 100 remote changes: time", f"{elapsed * 1000:.0f} ms",
-             f"5% of full = {full * 0.05 * 1000:.0f} ms", elapsed <= full * 0.05)
+            for round_ in range(rounds):
+                for item in items[100 * round_:100 * (round_ + 1)]:
+                    client.patch(f"{url}/{item['id']}", json={"summary": item["summary"] + " (moved)"}).raise_for_status()
+                run = self.sync(integration)
+                stats = run["statistics"]
+                assert stats["inbound"]["updated"] == 100, stats
+                times.append(seconds(run))
+                requests.append(stats["listRequests"])
+                if round_ == 0:
+                    print(f"  incremental phases (ms), first run: {stats.get('timingsMs')}")
+        median = sorted(times)[len(times) // 2]
+        print(f"  incremental runs (ms): {', '.join(f'{t * 1000:.0f}' for t in times)}")
+        line("incremental sync after 100 remote changes: list requests", str(max(requests)), "2", max(requests) <= 2)
+        line(f"incremental sync after 100 remote changes: time (median of {rounds})", f"{median * 1000:.0f} ms",
+             f"5% of full = {full * 0.05 * 1000:.0f} ms", median <= full * 0.05)
 
     def push(self) -> tuple[float, str]:
         """N new local events pushed to an empty calendar of a fresh integration."""
