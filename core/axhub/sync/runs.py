@@ -158,7 +158,7 @@ async def start(
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
-    async with svc.db.session() as s:
+    async with svc.db.reads() as s:
         last_ms = await s.scalar(select(SyncRun.duration_ms).where(
             SyncRun.integration_id == row.id, SyncRun.status.in_(FINISHED), SyncRun.dry_run.is_(False),
         ).order_by(SyncRun.started_at.desc()).limit(1))
@@ -322,7 +322,7 @@ def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
 
 
 async def get_run(svc: Services, integration_id: str, run_id: str) -> SyncRun:
-    async with svc.db.session() as s:
+    async with svc.db.reads() as s:
         run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id))
     if run is None:
         raise ApiError("NOT_FOUND", f"sync {run_id!r} not found", field="syncId")
