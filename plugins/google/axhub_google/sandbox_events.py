@@ -8,6 +8,7 @@ snapshots and the request log can share them without copying.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 import time
@@ -33,6 +34,7 @@ _ORDER = ("kind", "etag", "id", "status", "htmlLink", "created", "updated", "sum
           "colorId", "creator", "organizer", "start", "end", "endTimeUnspecified", "recurrence", "originalStartTime",
           "transparency", "visibility", "iCalUID", "sequence", "attendees", "extendedProperties", "reminders",
           "source", "eventType")
+_ORDERED = frozenset(_ORDER)
 
 
 class ApiError(Exception):
@@ -47,7 +49,13 @@ class ApiError(Exception):
 def stamp(ms: int) -> str:
     """RFC 3339 in UTC with milliseconds, as Google writes ``created``/``updated``."""
     seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(seconds: int) -> str:
+    # Cached: a batch stamps fifty events within the same second (strftime is the cost).
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def now_ms() -> int:
@@ -61,9 +69,14 @@ def new_id() -> str:
 
 def zone(name: str | None, which: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name or CALENDAR_TZ)
+        return _zone(name or CALENDAR_TZ)
     except (ZoneInfoNotFoundError, ValueError):
         raise ApiError(400, f"Invalid time zone definition for {which} time.", "invalid") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _written(moment: datetime) -> str:
@@ -189,7 +202,7 @@ def build(fields: dict[str, Any], *, event_id: str, ical_uid: str, event_type: s
     for key, value in fields.items():
         if key != "status":
             event[key] = _attendees(value, email) if key == "attendees" else value
-    return {k: event[k] for k in _ORDER if k in event} | {k: v for k, v in event.items() if k not in _ORDER}
+    return {k: event[k] for k in _ORDER if k in event} | {k: v for k, v in event.items() if k not in _ORDERED}
 
 
 def tombstone(event: dict[str, Any]) -> dict[str, Any]:
