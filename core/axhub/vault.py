@@ -79,7 +79,7 @@ class Vault:
         )
 
     async def _read(self, integration_id: str) -> Credential | None:
-        async with self.db.reads() as s:
+        async with self.db.autocommit() as s:
             return await s.get(Credential, integration_id, populate_existing=True)
 
     def _due(self, row: Credential) -> bool:

@@ -51,11 +51,12 @@ class Database:
             event.listen(self.engine.sync_engine, "checkin", _idle_from)
             event.listen(self.engine.sync_engine, "checkout", _ping_if_idle)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
-        # For work that only reads: no transaction around it. At READ COMMITTED every
-        # statement sees its own snapshot anyway, so BEGIN and ROLLBACK would only be two
-        # more round trips to the server. (SQLite begins no transaction for a read.)
-        self.reads = self.session if self.is_sqlite else \
-            async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        # Every statement its own transaction, no BEGIN and COMMIT round trips: for work
+        # that only reads (at READ COMMITTED each statement has its own snapshot anyway)
+        # and for a write that is one statement (atomic by itself). Never for a write of
+        # several statements that must hold together: that is what session() is for.
+        self.autocommit = async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                             expire_on_commit=False)
 
     async def upgrade(self, revision: str = "head") -> None:
         async with self.engine.begin() as conn:

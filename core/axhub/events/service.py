@@ -108,7 +108,7 @@ async def get_owned(svc: Services, identity: Identity, event_id: str, session=No
     if session is not None:
         row = await session.scalar(query)
     else:
-        async with svc.db.reads() as own:
+        async with svc.db.autocommit() as own:
             row = await own.scalar(query)
     if row is None:
         raise ApiError("NOT_FOUND", f"event {event_id!r} not found", field="id")

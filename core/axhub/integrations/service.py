@@ -99,7 +99,7 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
 # -- lookups ---------------------------------------------------------------------------
 
 async def get_owned(svc: Services, identity: Identity, integration_id: str) -> Integration:
-    async with svc.db.reads() as session:
+    async with svc.db.autocommit() as session:
         row = await session.scalar(
             select(Integration).where(Integration.id == integration_id, Integration.org_id == identity.org_id)
         )

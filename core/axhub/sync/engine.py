@@ -337,7 +337,7 @@ class Engine:
         """The newest local change now (the next change mark), and the events changed
         since the current mark (``self.touched``)."""
         newest_q = select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id)
-        async with self.db.reads() as s:
+        async with self.db.autocommit() as s:
             newest = await s.scalar(newest_q)
             if self.change_mark is not None and (newest or 0) > self.change_mark:
                 self.touched = list((await s.scalars(
@@ -380,7 +380,7 @@ class Engine:
         """The whole local side, for ``forceUpdate`` and full listings (which must also
         notice what vanished): every link, the events they name, every local change."""
         mine = SyncLink.integration_id == self.integration_id
-        async with self.db.reads() as s:
+        async with self.db.autocommit() as s:
             by_event = {l.event_id: l for l in (await s.execute(select(SyncLink.__table__).where(mine))).all()}
             events: dict[str, Event] = {}
             await self._events(s, list(by_event), events)
@@ -398,13 +398,13 @@ class Engine:
             events, by_event = local if local is not None else await self._load_all_local()
             missing = set(local_ids) - set(events)
             if missing:
-                async with self.db.reads() as s:
+                async with self.db.autocommit() as s:
                     await self._events(s, missing, events)
             return events, by_event, {l.external_id: l for l in by_event.values()}
         events: dict[str, Event] = {}
         links: list[Any] = []
         links_table = SyncLink.__table__
-        async with self.db.reads() as s:
+        async with self.db.autocommit() as s:
             # The links the remote changes name, with their events (a row of both, as in
             # _changed_query), then the links of the events we created, and the events
             # not read yet.
@@ -734,7 +734,7 @@ class Engine:
             query = query.where(Event.end_at > self.options.start)
         if self.options.end is not None:
             query = query.where(Event.start_at < self.options.end)
-        async with self.db.reads() as s:
+        async with self.db.autocommit() as s:
             rows = (await s.execute(query.order_by(Event.end_at, Event.id))).all()
         linked = [LinkedEvent(event_id=e.id, external_id=external_id, data=event_data(e), meeting=e.meeting)
                   for e, external_id in rows]

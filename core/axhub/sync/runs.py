@@ -158,12 +158,12 @@ async def start(
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
-    async with svc.db.reads() as s:
+    async with svc.db.autocommit() as s:
         last_ms = await s.scalar(select(SyncRun.duration_ms).where(
             SyncRun.integration_id == row.id, SyncRun.status.in_(FINISHED), SyncRun.dry_run.is_(False),
         ).order_by(SyncRun.started_at.desc()).limit(1))
     at = now()
-    async with svc.db.session() as s, s.begin():
+    async with svc.db.autocommit() as s:  # one statement
         await s.execute(insert(SyncRun).values(
             id=run_id, integration_id=row.id, org_id=row.org_id, provider=row.provider, status="started", type=type_,
             direction=options.direction, scope=options.scope, dry_run=options.dry_run, error_count=0,
@@ -203,11 +203,11 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     async def progress(stats: dict[str, Any]) -> None:
         if time.monotonic() - last["progress"] > 0.5:
             last["progress"] = time.monotonic()
-            async with svc.db.session() as s, s.begin():
+            async with svc.db.autocommit() as s:  # one statement
                 await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(statistics=stats))
 
     async def running() -> None:
-        async with svc.db.session() as s, s.begin():
+        async with svc.db.autocommit() as s:  # one statement
             await s.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "started")
                             .values(status="running"))
 
@@ -322,7 +322,7 @@ def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
 
 
 async def get_run(svc: Services, integration_id: str, run_id: str) -> SyncRun:
-    async with svc.db.reads() as s:
+    async with svc.db.autocommit() as s:
         run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id))
     if run is None:
         raise ApiError("NOT_FOUND", f"sync {run_id!r} not found", field="syncId")
