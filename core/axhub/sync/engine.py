@@ -79,7 +79,7 @@ class SyncOptions:
         return self.start is None and self.end is None and self.scope == "all"
 
 
-def _chunks(items: list, size: int = 500):
+def _chunks(items: list, size: int = CHUNK):
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -318,8 +318,7 @@ class Engine:
         await self._insert_new(items, datetime.now(timezone.utc))
 
     async def _insert_new(self, items: list[tuple[RemoteEvent, EventData]], now: datetime) -> None:
-        for chunk_start in range(0, len(items), CHUNK):
-            chunk = items[chunk_start:chunk_start + CHUNK]
+        for chunk in _chunks(items):
             rows, links = [], []
             for item, data in chunk:
                 event_id = new_id("evt")
@@ -369,7 +368,7 @@ class Engine:
 
     async def _events(self, s, ids: Sequence[str], events: dict[str, Event]) -> None:
         """The organisation's events of ``ids`` into ``events``."""
-        for chunk in _chunks(sorted(ids), CHUNK):
+        for chunk in _chunks(sorted(ids)):
             query = select(Event.__table__).where(Event.org_id == self.org_id, self.db.among(Event.id, chunk))
             for row in (await s.execute(query)).all():
                 events[row.id] = row
@@ -408,7 +407,7 @@ class Engine:
             # The links the remote changes name, with their events (a row of both, as in
             # _changed_query), then the links of the events we created, and the events
             # not read yet.
-            for chunk in _chunks(list(remote), CHUNK):
+            for chunk in _chunks(list(remote)):
                 query = (select(links_table, *Event.__table__.c)
                          .outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
                          .where(mine, self.db.among(SyncLink.external_id, chunk)))
@@ -416,7 +415,7 @@ class Engine:
                     links.append(row)
                     if row.id is not None:
                         events[row.id] = row
-            for chunk in _chunks(local_ids, CHUNK):
+            for chunk in _chunks(local_ids):
                 links += (await s.execute(select(links_table).where(mine, self.db.among(SyncLink.event_id, chunk)))).all()
             by_event = {l.event_id: l for l in links}
             await self._events(s, (set(by_event) | set(local_ids)) - set(events), events)
@@ -425,7 +424,7 @@ class Engine:
             changed = self._changed_query()
             if self.change_mark is None:
                 await self._changed(s, changed, events, by_event)
-            for chunk in _chunks(self.touched, CHUNK) if self.change_mark is not None else ():
+            for chunk in _chunks(self.touched) if self.change_mark is not None else ():
                 await self._changed(s, changed.where(self.db.among(Event.id, chunk)), events, by_event)
         return events, by_event, {l.external_id: l for l in by_event.values()}
 
@@ -581,7 +580,7 @@ class Engine:
                 await self._replace_links(s, links)
                 if plan.unlink:
                     await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
-                                                           SyncLink.event_id.in_(plan.unlink)))
+                                                           self.db.among(SyncLink.event_id, plan.unlink)))
             await self._tick(inbound_updated=len(plan.inbound_update), inbound_deleted=len(plan.inbound_delete))
 
     def _link(self, event_id: str, item: RemoteEvent | WriteResult, version: int, now: datetime) -> dict[str, Any]:
@@ -592,11 +591,11 @@ class Engine:
         """Upsert links in bulk. A link may move: after a crash the provider's event is
         found again under our id, and whatever held either side of it gives way."""
         links = list({l["event_id"]: l for l in links}.values())  # one link per event: the last word
-        for start in range(0, len(links), CHUNK):
-            chunk = links[start:start + CHUNK]
+        for chunk in _chunks(links):
             await s.execute(delete(SyncLink).where(
                 SyncLink.integration_id == self.integration_id,
-                SyncLink.event_id.in_([l["event_id"] for l in chunk]) | SyncLink.external_id.in_([l["external_id"] for l in chunk]),
+                self.db.among(SyncLink.event_id, [l["event_id"] for l in chunk])
+                | self.db.among(SyncLink.external_id, [l["external_id"] for l in chunk]),
             ))
             await self.db.insert_many(s, SyncLink.__table__, chunk)
 
@@ -657,7 +656,7 @@ class Engine:
             await self.db.update_many(s, (Event.__table__, ("id", "org_id"), list(meetings)))
             if gone:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
-                                                       SyncLink.event_id.in_(gone)))
+                                                       self.db.among(SyncLink.event_id, gone)))
             if created:  # new links: a plain insert, nothing to replace
                 await self.db.insert_many(s, SyncLink.__table__, created)
             if moved:
