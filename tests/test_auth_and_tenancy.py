@@ -2,7 +2,7 @@
 
 import pytest
 
-from axhub.testing import connect
+from axhub.testing import connect, wait_for_sync
 
 ID = "int-0000000000000000000000"
 ROUTES = [
@@ -84,8 +84,13 @@ def test_manager_and_admin_may_list(hub, role):
 
 def test_another_organisations_integration_is_404_on_every_route(hub):
     with hub.client("admin", org="org-a") as a, hub.client("admin", org="org-b") as b:
-        integration = connect(a, "google")["integrationId"]
+        connected = connect(a, "google")
+        integration, sync_id = connected["integrationId"], connected["initialSync"]["syncId"]
+        wait_for_sync(a, integration, sync_id)
         for method, path, body in [
+            ("GET", f"/api/integrations/{integration}/sync/{sync_id}/status", None),
+            ("GET", f"/api/integrations/{integration}/history", None),
+            ("POST", f"/api/integrations/{integration}/sync", {}),
             ("GET", f"/api/integrations/{integration}", None),
             ("PUT", f"/api/integrations/{integration}/settings", {"autoSync": False}),
             ("POST", f"/api/integrations/{integration}/test", None),
@@ -96,6 +101,8 @@ def test_another_organisations_integration_is_404_on_every_route(hub):
         # ...and it is untouched for its owner.
         mine = a.get(f"/api/integrations/{integration}").json()["data"]
         assert mine["status"] == "connected" and mine["settings"]["autoSync"] is True
+        assert a.get(f"/api/integrations/{integration}/sync/{sync_id}/status").json()["data"]["status"] == "completed"
+        assert_error(a.get(f"/api/integrations/{integration}/sync/sync-0000000000000000000000/status"), 404, "NOT_FOUND")
 
 
 def test_unknown_integration_is_404(hub):

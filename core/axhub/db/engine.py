@@ -163,6 +163,16 @@ class Database:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.execute(sql, *arrays)
 
+    async def update_many_alone(self, *groups: tuple[Table, Sequence[str], list[dict[str, Any]]]) -> None:
+        """:meth:`update_many` as a transaction of its own. On PostgreSQL that is one
+        statement, atomic by itself: sent without BEGIN and COMMIT, two round trips fewer."""
+        if self.is_sqlite:  # a statement per table there: they must commit together
+            async with self.session() as s, s.begin():
+                await self.update_many(s, *groups)
+            return
+        async with self.autocommit() as s:
+            await self.update_many(s, *groups)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -53,8 +53,7 @@ class SyncController(Controller):
          responses=errors(401, 403, 404))
     async def status(self, services: Svc, identity: Who, integration_id: FromPath[str], sync_id: FromPath[str]) -> SyncStatus:
         require_role(identity, "manager")
-        row = await get_owned(services, identity, integration_id)
-        return SyncStatus(data=runs.run_view(await runs.get_run(services, row.id, sync_id)))
+        return SyncStatus(data=runs.run_view(await runs.get_run(services, identity, integration_id, sync_id)))
 
     @get("/{integration_id:str}/history", summary="Synchronisation history", responses=errors(400, 401, 403, 404))
     async def history(

@@ -126,6 +126,11 @@ def same_content(local: EventData, remote: EventData, fields: frozenset[str] = F
 
 
 _COLUMNS = {"start": "start_at", "end": "end_at"}
+# The event columns a run reads (not the organizer, meeting, source…): fewer values to
+# decode per row (two JSON documents fewer), about 0.5 ms of a 100-event load.
+_READ = tuple(Event.__table__.c[name] for name in (
+    "id", "title", "description", "location", "start_at", "end_at", "timezone", "type", "private", "attendees",
+    "version", "updated_at", "deleted_at"))
 
 
 def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
@@ -351,7 +356,7 @@ class Engine:
         tables share no column name."""
         mine = SyncLink.integration_id == self.integration_id
         return (
-            select(Event.__table__, *SyncLink.__table__.c)
+            select(*_READ, *SyncLink.__table__.c)
             .outerjoin(SyncLink, (SyncLink.event_id == Event.id) & mine)
             .where(Event.org_id == self.org_id)
             .where(
@@ -369,7 +374,7 @@ class Engine:
     async def _events(self, s, ids: Sequence[str], events: dict[str, Event]) -> None:
         """The organisation's events of ``ids`` into ``events``."""
         for chunk in _chunks(sorted(ids)):
-            query = select(Event.__table__).where(Event.org_id == self.org_id, self.db.among(Event.id, chunk))
+            query = select(*_READ).where(Event.org_id == self.org_id, self.db.among(Event.id, chunk))
             for row in (await s.execute(query)).all():
                 events[row.id] = row
 
@@ -408,7 +413,7 @@ class Engine:
             # _changed_query), then the links of the events we created, and the events
             # not read yet.
             for chunk in _chunks(list(remote)):
-                query = (select(links_table, *Event.__table__.c)
+                query = (select(links_table, *_READ)
                          .outerjoin(Event, (Event.id == SyncLink.event_id) & (Event.org_id == self.org_id))
                          .where(mine, self.db.among(SyncLink.external_id, chunk)))
                 for row in (await s.execute(query)).all():
@@ -419,13 +424,12 @@ class Engine:
                 links += (await s.execute(select(links_table).where(mine, self.db.among(SyncLink.event_id, chunk)))).all()
             by_event = {l.event_id: l for l in links}
             await self._events(s, (set(by_event) | set(local_ids)) - set(events), events)
-            # After a clean run only the events the change log names since then;
-            # otherwise every event.
-            changed = self._changed_query()
+            # After a clean run only the events the change log names since then (often
+            # none: then not even the query is built); otherwise every event.
             if self.change_mark is None:
-                await self._changed(s, changed, events, by_event)
+                await self._changed(s, self._changed_query(), events, by_event)
             for chunk in _chunks(self.touched) if self.change_mark is not None else ():
-                await self._changed(s, changed.where(self.db.among(Event.id, chunk)), events, by_event)
+                await self._changed(s, self._changed_query().where(self.db.among(Event.id, chunk)), events, by_event)
         return events, by_event, {l.external_id: l for l in by_event.values()}
 
     def _vanished(self, remote: dict[str, RemoteEvent], by_event: dict[str, SyncLink]) -> None:
@@ -556,31 +560,35 @@ class Engine:
         await self._insert_new(plan.inbound_create, now)
 
         if plan.inbound_update or plan.inbound_delete or plan.relink or plan.unlink:
-            async with self.db.session() as s, s.begin():
-                links, changes, kept = [], [], []
-                for event, item, data in plan.inbound_update:
-                    version = event.version + 1
-                    changes.append({"id": event.id, "org_id": self.org_id, "version": version, "updated_at": now,
-                                    **row_values(data, self.fields)})
-                    known = self._by_event.get(event.id)
-                    if known is not None and known.external_id == item.external_id:
-                        kept.append({"integration_id": self.integration_id, "event_id": event.id, "etag": item.etag,
-                                     "local_version": version, "synced_at": now})
-                    else:
-                        links.append(self._link(event.id, item, version, now))
-                # The events, and the links that stay (only what they remember moves).
-                await self.db.update_many(s, (Event.__table__, ("id", "org_id"), changes),
-                                          (SyncLink.__table__, ("integration_id", "event_id"), kept))
-                for event in plan.inbound_delete:
-                    await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
-                                    .values(deleted_at=now, updated_at=now, version=event.version + 1))
-                    await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
-                                                           SyncLink.event_id == event.id))
-                links.extend(self._link(event_id, item, version, now) for event_id, item, version in plan.relink)
-                await self._replace_links(s, links)
-                if plan.unlink:
-                    await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
-                                                           self.db.among(SyncLink.event_id, plan.unlink)))
+            links, changes, kept = [], [], []
+            for event, item, data in plan.inbound_update:
+                version = event.version + 1
+                changes.append({"id": event.id, "org_id": self.org_id, "version": version, "updated_at": now,
+                                **row_values(data, self.fields)})
+                known = self._by_event.get(event.id)
+                if known is not None and known.external_id == item.external_id:
+                    kept.append({"integration_id": self.integration_id, "event_id": event.id, "etag": item.etag,
+                                 "local_version": version, "synced_at": now})
+                else:
+                    links.append(self._link(event.id, item, version, now))
+            # The events, and the links that stay (only what they remember moves).
+            updates = ((Event.__table__, ("id", "org_id"), changes),
+                       (SyncLink.__table__, ("integration_id", "event_id"), kept))
+            if links or plan.inbound_delete or plan.relink or plan.unlink:
+                async with self.db.session() as s, s.begin():
+                    await self.db.update_many(s, *updates)
+                    for event in plan.inbound_delete:
+                        await s.execute(update(Event).where(Event.id == event.id, Event.org_id == self.org_id)
+                                        .values(deleted_at=now, updated_at=now, version=event.version + 1))
+                        await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
+                                                               SyncLink.event_id == event.id))
+                    links.extend(self._link(event_id, item, version, now) for event_id, item, version in plan.relink)
+                    await self._replace_links(s, links)
+                    if plan.unlink:
+                        await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
+                                                               self.db.among(SyncLink.event_id, plan.unlink)))
+            else:  # an incremental run's usual write: edits only
+                await self.db.update_many_alone(*updates)
             await self._tick(inbound_updated=len(plan.inbound_update), inbound_deleted=len(plan.inbound_delete))
 
     def _link(self, event_id: str, item: RemoteEvent | WriteResult, version: int, now: datetime) -> dict[str, Any]:

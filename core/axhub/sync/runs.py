@@ -10,11 +10,10 @@ import math
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable
 
 import msgspec
 from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..db import Integration, SyncLink, SyncRun, SyncState
 from ..events.service import record_from_provider
@@ -22,6 +21,9 @@ from ..errors import ApiError, InvalidCredentials, ProviderError, validation_err
 from ..ids import new_id
 from ..state import Services
 from .engine import Engine, SyncOptions
+
+if TYPE_CHECKING:
+    from ..auth import Identity
 
 log = logging.getLogger("axhub.sync")
 
@@ -97,31 +99,39 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str
     the lock was taken with), or the id of the run holding it. A lock whose holder
     stopped renewing it (its process died) is taken over, and that run is marked failed."""
     at = now()
-    try:
-        async with svc.db.session() as s, s.begin():
-            await s.execute(insert(SyncState).values(integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None,
-                                                     lock_until=None, running_sync_id=None, updated_at=at))
-    except IntegrityError:
-        pass
-    async with svc.db.session() as s, s.begin():
-        state = await s.get(SyncState, integration_id)
-        previous = state.running_sync_id if state else None
-        # RETURNING: the cursor as the lock was taken, which is the one the previous run
-        # saved as it released the lock (read before, it could be older than that).
-        taken = (await s.execute(
-            update(SyncState)
-            .where(SyncState.integration_id == integration_id,
-                   SyncState.lock_until.is_(None) | (SyncState.lock_until < at))
+    # Every step is one statement, each atomic by itself: the lock is the UPDATE's WHERE.
+    # RETURNING: the cursor as the lock was taken, which is the one the previous run
+    # saved as it released the lock (read before, it could be older than that).
+    take = (update(SyncState).where(SyncState.integration_id == integration_id)
             .values(lock_owner=run_id, lock_until=at + timedelta(seconds=svc.config.sync_lock_seconds),
                     running_sync_id=run_id, updated_at=at)
-            .returning(SyncState.cursor, SyncState.change_mark)
-        )).first()
+            .returning(SyncState.cursor, SyncState.change_mark))
+    async with svc.db.autocommit() as s:
+        # The usual case, one round trip: the lock is free.
+        taken = (await s.execute(take.where(SyncState.lock_until.is_(None)))).first()
+        if taken is not None:
+            return None, (taken.cursor, taken.change_mark)
+        state = (await s.execute(select(SyncState.running_sync_id, SyncState.lock_until)
+                                 .where(SyncState.integration_id == integration_id))).first()
+        if state is None:  # the integration's first run
+            await s.execute(svc.db.insert_ignoring(SyncState).values(
+                integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None, lock_until=None,
+                running_sync_id=None, updated_at=at))
+        if state is None or state.lock_until is None:  # (or released meanwhile)
+            taken = (await s.execute(take.where(SyncState.lock_until.is_(None)))).first()
+        elif state.lock_until < at:
+            # Its holder stopped renewing it (its process died): taken over, unless another
+            # process took it over first.
+            taken = (await s.execute(take.where(SyncState.lock_until < at))).first()
+            if taken is not None and state.running_sync_id:
+                await s.execute(update(SyncRun).where(SyncRun.id == state.running_sync_id,
+                                                      SyncRun.status.in_(("started", "running")))
+                                .values(status="failed", message="interrupted: the process running it stopped",
+                                        completed_at=at))
         if taken is None:
-            return previous or "unknown", (None, None)
-        if previous:
-            await s.execute(update(SyncRun).where(SyncRun.id == previous, SyncRun.status.in_(("started", "running")))
-                            .values(status="failed", message="interrupted: the process running it stopped",
-                                    completed_at=at))
+            held = (await s.execute(select(SyncState.running_sync_id)
+                                    .where(SyncState.integration_id == integration_id))).scalar()
+            return held or (state.running_sync_id if state else None) or "unknown", (None, None)
     return None, (taken.cursor, taken.change_mark)
 
 
@@ -158,20 +168,36 @@ async def start(
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
-    async with svc.db.autocommit() as s:
-        last_ms = await s.scalar(select(SyncRun.duration_ms).where(
-            SyncRun.integration_id == row.id, SyncRun.status.in_(FINISHED), SyncRun.dry_run.is_(False),
-        ).order_by(SyncRun.started_at.desc()).limit(1))
     at = now()
-    async with svc.db.autocommit() as s:  # one statement
-        await s.execute(insert(SyncRun).values(
-            id=run_id, integration_id=row.id, org_id=row.org_id, provider=row.provider, status="started", type=type_,
-            direction=options.direction, scope=options.scope, dry_run=options.dry_run, error_count=0,
-            options=msgspec.to_builtins(body.options), triggered_by=triggered_by if isinstance(triggered_by, dict)
-            else {"name": triggered_by}, statistics={}, errors=[], conflicts=[], plan=None, message=None,
-            started_at=at, completed_at=None, duration_ms=None,
-        ))
-    task = svc.tasks.spawn(execute(svc, run_id, row, options, state), name=run_id)
+
+    async def record() -> None:
+        async with svc.db.autocommit() as s:  # one statement
+            await s.execute(insert(SyncRun).values(
+                id=run_id, integration_id=row.id, org_id=row.org_id, provider=row.provider, status="started", type=type_,
+                direction=options.direction, scope=options.scope, dry_run=options.dry_run, error_count=0,
+                options=msgspec.to_builtins(body.options), triggered_by=triggered_by if isinstance(triggered_by, dict)
+                else {"name": triggered_by}, statistics={}, errors=[], conflicts=[], plan=None, message=None,
+                started_at=at, completed_at=None, duration_ms=None,
+            ))
+
+    async def last_duration() -> int | None:
+        async with svc.db.autocommit() as s:
+            return await s.scalar(select(SyncRun.duration_ms).where(
+                SyncRun.integration_id == row.id, SyncRun.status.in_(FINISHED), SyncRun.dry_run.is_(False),
+            ).order_by(SyncRun.started_at.desc()).limit(1))
+
+    # The engine starts reading (credentials, the change log, the provider) while the
+    # run's record is written; it writes nothing of the run's own before that record is
+    # in, and the caller hears of the run only once it is.
+    recorded = asyncio.ensure_future(record())
+    task = svc.tasks.spawn(execute(svc, run_id, row, options, state, recorded), name=run_id)
+    try:
+        last_ms, _ = await asyncio.gather(last_duration(), recorded)
+    except BaseException:
+        task.cancel()
+        await asyncio.gather(task, recorded, return_exceptions=True)
+        await _release(svc, row.id, run_id)
+        raise
     if wait:
         # Shielded: a job cancelled as its scheduler stops leaves the run to finish (the
         # hub drains its tasks before closing).
@@ -185,9 +211,9 @@ def status_url(integration_id: str, run_id: str) -> str:
 
 
 async def execute(svc: Services, run_id: str, row: Integration, options: SyncOptions,
-                  state: tuple[str | None, int | None]) -> None:
+                  state: tuple[str | None, int | None], recorded: Awaitable[None]) -> None:
     """Run the engine and record how it went; ``state``: the cursor and change mark the
-    run's lock was taken with."""
+    run's lock was taken with; ``recorded``: the insert of the run's record, under way."""
     from ..integrations.service import connection  # the integration's view for plugins
 
     started = time.perf_counter()
@@ -207,6 +233,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
                 await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(statistics=stats))
 
     async def running() -> None:
+        await recorded
         async with svc.db.autocommit() as s:  # one statement
             await s.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "started")
                             .values(status="running"))
@@ -321,10 +348,17 @@ def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
     return out
 
 
-async def get_run(svc: Services, integration_id: str, run_id: str) -> SyncRun:
+async def get_run(svc: Services, identity: Identity, integration_id: str, run_id: str) -> SyncRun:
+    """The run of one of the caller's organisation's integrations: one query, since a run
+    carries its organisation (clients poll this while a run goes, and the poll shares
+    the process with the run)."""
     async with svc.db.autocommit() as s:
-        run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id))
+        run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id,
+                                                   SyncRun.org_id == identity.org_id))
     if run is None:
+        from ..integrations.service import get_owned  # (it imports this module's callers)
+
+        await get_owned(svc, identity, integration_id)  # which of the two is not found
         raise ApiError("NOT_FOUND", f"sync {run_id!r} not found", field="syncId")
     return run
 
