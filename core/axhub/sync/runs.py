@@ -19,6 +19,7 @@ from ..db import Integration, SyncLink, SyncRun, SyncState
 from ..events.service import record_from_provider
 from ..errors import ApiError, InvalidCredentials, ProviderError, validation_error
 from ..ids import new_id
+from ..integrations.service import get_owned
 from ..state import Services
 from .engine import Engine, SyncOptions
 
@@ -113,25 +114,26 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str
             return None, (taken.cursor, taken.change_mark)
         state = (await s.execute(select(SyncState.running_sync_id, SyncState.lock_until)
                                  .where(SyncState.integration_id == integration_id))).first()
+        if state is not None and state.lock_until is not None and state.lock_until >= at:
+            return state.running_sync_id or "unknown", (None, None)  # held
         if state is None:  # the integration's first run
             await s.execute(svc.db.insert_ignoring(SyncState).values(
                 integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None, lock_until=None,
                 running_sync_id=None, updated_at=at))
-        if state is None or state.lock_until is None:  # (or released meanwhile)
-            taken = (await s.execute(take.where(SyncState.lock_until.is_(None)))).first()
-        elif state.lock_until < at:
-            # Its holder stopped renewing it (its process died): taken over, unless another
-            # process took it over first.
-            taken = (await s.execute(take.where(SyncState.lock_until < at))).first()
-            if taken is not None and state.running_sync_id:
-                await s.execute(update(SyncRun).where(SyncRun.id == state.running_sync_id,
-                                                      SyncRun.status.in_(("started", "running")))
-                                .values(status="failed", message="interrupted: the process running it stopped",
-                                        completed_at=at))
-        if taken is None:
+        # Expired: its holder stopped renewing it (its process died). Otherwise it was
+        # released meanwhile, or the state row is new.
+        expired = state is not None and state.lock_until is not None
+        taken = (await s.execute(take.where(SyncState.lock_until < at if expired
+                                            else SyncState.lock_until.is_(None)))).first()
+        if taken is None:  # another run took it in between
             held = (await s.execute(select(SyncState.running_sync_id)
                                     .where(SyncState.integration_id == integration_id))).scalar()
-            return held or (state.running_sync_id if state else None) or "unknown", (None, None)
+            return held or "unknown", (None, None)
+        if expired and state.running_sync_id:
+            await s.execute(update(SyncRun).where(SyncRun.id == state.running_sync_id,
+                                                  SyncRun.status.in_(("started", "running")))
+                            .values(status="failed", message="interrupted: the process running it stopped",
+                                    completed_at=at))
     return None, (taken.cursor, taken.change_mark)
 
 
@@ -356,8 +358,6 @@ async def get_run(svc: Services, identity: Identity, integration_id: str, run_id
         run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id,
                                                    SyncRun.org_id == identity.org_id))
     if run is None:
-        from ..integrations.service import get_owned  # (it imports this module's callers)
-
         await get_owned(svc, identity, integration_id)  # which of the two is not found
         raise ApiError("NOT_FOUND", f"sync {run_id!r} not found", field="syncId")
     return run
