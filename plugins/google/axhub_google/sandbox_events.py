@@ -69,14 +69,9 @@ def new_id() -> str:
 
 def zone(name: str | None, which: str) -> ZoneInfo:
     try:
-        return _zone(name or CALENDAR_TZ)
+        return ZoneInfo(name or CALENDAR_TZ)
     except (ZoneInfoNotFoundError, ValueError):
         raise ApiError(400, f"Invalid time zone definition for {which} time.", "invalid") from None
-
-
-@functools.lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _written(moment: datetime) -> str:
