@@ -83,6 +83,10 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The sender went away before its request was whole (e.g. it was killed):
+                # nothing was delivered, so nothing is recorded.
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
