@@ -17,11 +17,11 @@ import logging
 import secrets
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import msgspec
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .db import Credential, Database, Integration
 from .errors import InvalidCredentials, ProviderError
@@ -30,6 +30,8 @@ from .types import Credentials
 log = logging.getLogger("axhub.vault")
 
 LEASE_SECONDS = 30
+# Every provider call reads its grant: the statement is built once.
+_READ = select(Credential.__table__).where(Credential.__table__.c.integration_id == bindparam("integration"))
 
 
 class Cipher:
@@ -78,9 +80,9 @@ class Vault:
             updated_at=_now(),
         )
 
-    async def _read(self, integration_id: str) -> Credential | None:
-        async with self.db.autocommit() as s:
-            return await s.get(Credential, integration_id, populate_existing=True)
+    async def _read(self, integration_id: str) -> Any:  # a row of credentials, or None
+        async with self.db.connect() as c:  # a row (not an ORM object): all a read needs
+            return (await c.execute(_READ, {"integration": integration_id})).first()
 
     def _due(self, row: Credential) -> bool:
         return row.expires_at is not None and row.expires_at - self.margin <= _now()

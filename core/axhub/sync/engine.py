@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import msgspec
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, EventChange, SyncLink
@@ -131,6 +131,10 @@ _COLUMNS = {"start": "start_at", "end": "end_at"}
 _READ = tuple(Event.__table__.c[name] for name in (
     "id", "title", "description", "location", "start_at", "end_at", "timezone", "type", "private", "attendees",
     "version", "updated_at", "deleted_at"))
+
+
+# Every run asks it, before anything else: built once (see runs.py).
+_NEWEST_CHANGE = select(func.max(EventChange.__table__.c.seq)).where(EventChange.__table__.c.org_id == bindparam("org"))
 
 
 def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
@@ -340,9 +344,8 @@ class Engine:
     async def _local_changes(self) -> int:
         """The newest local change now (the next change mark), and the events changed
         since the current mark (``self.touched``)."""
-        newest_q = select(func.max(EventChange.seq)).where(EventChange.org_id == self.org_id)
-        async with self.db.autocommit() as s:
-            newest = await s.scalar(newest_q)
+        async with self.db.connect() as s:
+            newest = await s.scalar(_NEWEST_CHANGE, {"org": self.org_id})
             if self.change_mark is not None and (newest or 0) > self.change_mark:
                 self.touched = list((await s.scalars(
                     select(EventChange.event_id).distinct()
@@ -384,7 +387,7 @@ class Engine:
         """The whole local side, for ``forceUpdate`` and full listings (which must also
         notice what vanished): every link, the events they name, every local change."""
         mine = SyncLink.integration_id == self.integration_id
-        async with self.db.autocommit() as s:
+        async with self.db.connect() as s:
             by_event = {l.event_id: l for l in (await s.execute(select(SyncLink.__table__).where(mine))).all()}
             events: dict[str, Event] = {}
             await self._events(s, list(by_event), events)
@@ -402,13 +405,13 @@ class Engine:
             events, by_event = local if local is not None else await self._load_all_local()
             missing = set(local_ids) - set(events)
             if missing:
-                async with self.db.autocommit() as s:
+                async with self.db.connect() as s:
                     await self._events(s, missing, events)
             return events, by_event, {l.external_id: l for l in by_event.values()}
         events: dict[str, Event] = {}
         links: list[Any] = []
         links_table = SyncLink.__table__
-        async with self.db.autocommit() as s:
+        async with self.db.connect() as s:
             # The links the remote changes name, with their events (a row of both, as in
             # _changed_query), then the links of the events we created, and the events
             # not read yet.

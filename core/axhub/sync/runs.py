@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Awaitable
 
 import msgspec
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 from ..db import Integration, SyncLink, SyncRun, SyncState
 from ..events.service import record_from_provider
@@ -93,29 +93,49 @@ def estimate(last_ms: int | None) -> str:
     return f"{low}-{low * 2 + 1} minutes"
 
 
+# The statements every run and status poll sends, built once: building one (comparisons
+# of ORM attributes, its cache key) costs more CPU than sending it, and a run shares its
+# process with the API.
+_RUNS, _STATE = SyncRun.__table__.c, SyncState.__table__.c
+_LAST_MS = (select(_RUNS.duration_ms)
+            .where(_RUNS.integration_id == _STATE.integration_id, _RUNS.status.in_(FINISHED), _RUNS.dry_run.is_(False))
+            .order_by(_RUNS.started_at.desc()).limit(1).scalar_subquery())
+# Taking the lock: the UPDATE's WHERE is the lock. RETURNING: the cursor as the lock was
+# taken, which is the one the previous run saved as it released the lock (read before,
+# it could be older than that), and the figure the run's estimated duration comes from.
+_TAKE = (update(SyncState.__table__).where(_STATE.integration_id == bindparam("integration"))
+         .values(lock_owner=bindparam("owner"), lock_until=bindparam("until"), running_sync_id=bindparam("owner"),
+                 updated_at=bindparam("at"))
+         .returning(_STATE.cursor, _STATE.change_mark, _LAST_MS.label("last_ms")))
+_TAKE_FREE = _TAKE.where(_STATE.lock_until.is_(None))
+_TAKE_EXPIRED = _TAKE.where(_STATE.lock_until < bindparam("at"))
+_RECORD = insert(SyncRun.__table__)
+_RUNNING = (update(SyncRun.__table__).where(_RUNS.id == bindparam("run"), _RUNS.status == "started")
+            .values(status="running"))
+_GET_RUN = select(SyncRun.__table__).where(_RUNS.id == bindparam("run"), _RUNS.integration_id == bindparam("integration"),
+                                           _RUNS.org_id == bindparam("org"))
+
+
 # -- lock ------------------------------------------------------------------------------
 
-async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str | None, tuple[str | None, int | None]]:
-    """Take the integration's sync lock for ``run_id``: (None, the cursor and change mark
-    the lock was taken with), or the id of the run holding it. A lock whose holder
-    stopped renewing it (its process died) is taken over, and that run is marked failed."""
+async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str | None, Any]:
+    """Take the integration's sync lock for ``run_id``: (None, a row of the cursor and
+    change mark the lock was taken with and the last finished run's ``duration_ms``), or
+    (the id of the run holding it, None). A lock whose holder stopped renewing it (its
+    process died) is taken over, and that run is marked failed."""
     at = now()
-    # Every step is one statement, each atomic by itself: the lock is the UPDATE's WHERE.
-    # RETURNING: the cursor as the lock was taken, which is the one the previous run
-    # saved as it released the lock (read before, it could be older than that).
-    take = (update(SyncState).where(SyncState.integration_id == integration_id)
-            .values(lock_owner=run_id, lock_until=at + timedelta(seconds=svc.config.sync_lock_seconds),
-                    running_sync_id=run_id, updated_at=at)
-            .returning(SyncState.cursor, SyncState.change_mark))
-    async with svc.db.autocommit() as s:
+    take = {"integration": integration_id, "owner": run_id, "at": at,
+            "until": at + timedelta(seconds=svc.config.sync_lock_seconds)}
+    # Every step is one statement, each atomic by itself.
+    async with svc.db.connect() as s:
         # The usual case, one round trip: the lock is free.
-        taken = (await s.execute(take.where(SyncState.lock_until.is_(None)))).first()
+        taken = (await s.execute(_TAKE_FREE, take)).first()
         if taken is not None:
-            return None, (taken.cursor, taken.change_mark)
+            return None, taken
         state = (await s.execute(select(SyncState.running_sync_id, SyncState.lock_until)
                                  .where(SyncState.integration_id == integration_id))).first()
         if state is not None and state.lock_until is not None and state.lock_until >= at:
-            return state.running_sync_id or "unknown", (None, None)  # held
+            return state.running_sync_id or "unknown", None  # held
         if state is None:  # the integration's first run
             await s.execute(svc.db.insert_ignoring(SyncState).values(
                 integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None, lock_until=None,
@@ -123,18 +143,17 @@ async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str
         # Expired: its holder stopped renewing it (its process died). Otherwise it was
         # released meanwhile, or the state row is new.
         expired = state is not None and state.lock_until is not None
-        taken = (await s.execute(take.where(SyncState.lock_until < at if expired
-                                            else SyncState.lock_until.is_(None)))).first()
+        taken = (await s.execute(_TAKE_EXPIRED if expired else _TAKE_FREE, take)).first()
         if taken is None:  # another run took it in between
             held = (await s.execute(select(SyncState.running_sync_id)
                                     .where(SyncState.integration_id == integration_id))).scalar()
-            return held or "unknown", (None, None)
+            return held or "unknown", None
         if expired and state.running_sync_id:
             await s.execute(update(SyncRun).where(SyncRun.id == state.running_sync_id,
                                                   SyncRun.status.in_(("started", "running")))
                             .values(status="failed", message="interrupted: the process running it stopped",
                                     completed_at=at))
-    return None, (taken.cursor, taken.change_mark)
+    return None, taken
 
 
 async def _renew(svc: Services, integration_id: str, run_id: str) -> None:
@@ -166,35 +185,29 @@ async def start(
         raise ApiError("PROVIDER_NOT_SUPPORTED", f"{row.provider} integrations do not sync", status=400)
     options = options_from(body, row.settings)
     run_id = new_id("sync")
-    holder, state = await _acquire(svc, row.id, run_id)
+    holder, taken = await _acquire(svc, row.id, run_id)
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
     at = now()
 
     async def record() -> None:
-        async with svc.db.autocommit() as s:  # one statement
-            await s.execute(insert(SyncRun).values(
+        async with svc.db.connect() as s:  # one statement
+            await s.execute(_RECORD, dict(
                 id=run_id, integration_id=row.id, org_id=row.org_id, provider=row.provider, status="started", type=type_,
                 direction=options.direction, scope=options.scope, dry_run=options.dry_run, error_count=0,
                 options=msgspec.to_builtins(body.options), triggered_by=triggered_by if isinstance(triggered_by, dict)
                 else {"name": triggered_by}, statistics={}, errors=[], conflicts=[], plan=None, message=None,
-                started_at=at, completed_at=None, duration_ms=None,
+                error_code=None, started_at=at, completed_at=None, duration_ms=None,
             ))
-
-    async def last_duration() -> int | None:
-        async with svc.db.autocommit() as s:
-            return await s.scalar(select(SyncRun.duration_ms).where(
-                SyncRun.integration_id == row.id, SyncRun.status.in_(FINISHED), SyncRun.dry_run.is_(False),
-            ).order_by(SyncRun.started_at.desc()).limit(1))
 
     # The engine starts reading (credentials, the change log, the provider) while the
     # run's record is written; it writes nothing of the run's own before that record is
     # in, and the caller hears of the run only once it is.
     recorded = asyncio.ensure_future(record())
-    task = svc.tasks.spawn(execute(svc, run_id, row, options, state, recorded), name=run_id)
+    task = svc.tasks.spawn(execute(svc, run_id, row, options, (taken.cursor, taken.change_mark), recorded), name=run_id)
     try:
-        last_ms, _ = await asyncio.gather(last_duration(), recorded)
+        await recorded
     except BaseException:
         task.cancel()
         await asyncio.gather(task, recorded, return_exceptions=True)
@@ -204,7 +217,7 @@ async def start(
         # Shielded: a job cancelled as its scheduler stops leaves the run to finish (the
         # hub drains its tasks before closing).
         await asyncio.shield(task)
-    return {"syncId": run_id, "status": "started", "startedAt": at, "estimatedDuration": estimate(last_ms),
+    return {"syncId": run_id, "status": "started", "startedAt": at, "estimatedDuration": estimate(taken.last_ms),
             "statusUrl": status_url(row.id, run_id)}
 
 
@@ -231,14 +244,13 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     async def progress(stats: dict[str, Any]) -> None:
         if time.monotonic() - last["progress"] > 0.5:
             last["progress"] = time.monotonic()
-            async with svc.db.autocommit() as s:  # one statement
+            async with svc.db.connect() as s:  # one statement
                 await s.execute(update(SyncRun).where(SyncRun.id == run_id).values(statistics=stats))
 
     async def running() -> None:
         await recorded
-        async with svc.db.autocommit() as s:  # one statement
-            await s.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == "started")
-                            .values(status="running"))
+        async with svc.db.connect() as s:  # one statement
+            await s.execute(_RUNNING, {"run": run_id})
 
     # Off the run's critical path: the status moves while the engine reads the provider.
     marked = asyncio.ensure_future(running())
@@ -350,13 +362,12 @@ def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
     return out
 
 
-async def get_run(svc: Services, identity: Identity, integration_id: str, run_id: str) -> SyncRun:
-    """The run of one of the caller's organisation's integrations: one query, since a run
-    carries its organisation (clients poll this while a run goes, and the poll shares
-    the process with the run)."""
-    async with svc.db.autocommit() as s:
-        run = await s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.integration_id == integration_id,
-                                                   SyncRun.org_id == identity.org_id))
+async def get_run(svc: Services, identity: Identity, integration_id: str, run_id: str) -> Any:
+    """The run (a row of ``sync_runs``) of one of the caller's organisation's
+    integrations: one query, since a run carries its organisation (clients poll this
+    while a run goes, and the poll shares the process with the run)."""
+    async with svc.db.connect() as c:
+        run = (await c.execute(_GET_RUN, {"run": run_id, "integration": integration_id, "org": identity.org_id})).first()
     if run is None:
         await get_owned(svc, identity, integration_id)  # which of the two is not found
         raise ApiError("NOT_FOUND", f"sync {run_id!r} not found", field="syncId")
