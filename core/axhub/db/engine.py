@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import msgspec
-from sqlalchemy import String, Table, Text, any_, bindparam, event, insert, update
+from sqlalchemy import JSON, String, Table, Text, any_, bindparam, event, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 IDLE_PING = 5.0  # seconds a pooled PostgreSQL connection may sit unused before a ping
 COPY_FROM = 200  # rows; below this a COPY's extra round trips cost more than they save
+_MISSING = object()
 
 
 class Database:
@@ -107,27 +108,50 @@ class Database:
 
     async def insert_many(self, session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) into ``table`` within the session's
-        transaction. On PostgreSQL, a few hundred rows or more go through ``COPY``: no SQL
-        to plan and no parameters to bind per row, a third less time than a multi-row
-        INSERT for a 10,000-event import. Values pass through the columns' own bind
-        processing (UTC datetimes, JSON), as an INSERT would."""
+        transaction. A few hundred rows or more go straight to the driver: on PostgreSQL
+        through ``COPY`` (no SQL to plan and no parameters to bind per row, a third less
+        time than a multi-row INSERT for a 10,000-event import), on SQLite as one
+        ``executemany`` of values already bound (SQLAlchemy's own executemany builds a
+        parameter dict per row: a sixth of a 10,000-event import's time there). Values
+        pass through the columns' own bind processing (UTC datetimes, JSON), as an
+        INSERT would."""
         if not rows:
             return
-        if self.is_sqlite or len(rows) < COPY_FROM:
+        if len(rows) < COPY_FROM:
             await session.execute(insert(table), rows)
             return
         columns = list(rows[0])
-        dialect = self.engine.dialect
-        processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-        convert = [(i, p) for i, p in enumerate(processors) if p is not None]
-        records = []
-        for row in rows:
-            record = [row[name] for name in columns]
-            for i, process in convert:
-                record[i] = process(record[i])
-            records.append(record)
+        records = self._bound(table, columns, rows)
         raw = await _driver(session)
-        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+        if self.is_sqlite:
+            names = ", ".join(f'"{c}"' for c in columns)
+            await raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})', records)
+        else:
+            await raw.copy_records_to_table(table.name, records=records, columns=columns)
+
+    def _bound(self, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """``rows`` as lists of values in ``columns`` order, through the columns' bind
+        processors. A value that repeats down a column (the run's timestamp on every
+        row, an empty description) is processed once."""
+        dialect = self.engine.dialect
+        records = [[row[name] for name in columns] for row in rows]
+        for i, name in enumerate(columns):
+            kind = table.c[name].type
+            process = kind._cached_bind_processor(dialect)
+            if process is None:
+                continue
+            if isinstance(kind, JSON):  # lists and dicts: not hashable, nothing to remember
+                for record in records:
+                    record[i] = process(record[i])
+                continue
+            seen: dict[Any, Any] = {}
+            for record in records:
+                value = record[i]
+                done = seen.get(value, _MISSING)
+                if done is _MISSING:
+                    done = seen[value] = process(value)
+                record[i] = done
+        return records
 
     async def update_many(self, session: AsyncSession | AsyncConnection, *groups: tuple[Table, Sequence[str], list[dict[str, Any]]]) -> None:
         """Update rows within the session's transaction; each group is ``(table, keys,

@@ -58,6 +58,33 @@ def test_remote_events_come_in_and_a_second_sync_changes_nothing(hub, cal):
         assert local_events(api) == [event]
 
 
+def test_a_bulk_import_keeps_every_field(hub, cal):
+    """Hundreds of events at once go straight to the database driver (COPY on
+    PostgreSQL, one executemany of bound values on SQLite): what the API gives back is
+    what Google holds, times in UTC, and the links make a second sync a no-op."""
+    from datetime import datetime, timezone
+
+    utc = lambda value: datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        cal.control.post("/_control/calendar/seed", json={"count": 300, "start": "2026-06-01T08:00:00Z", "prefix": "Bulk",
+                                                           "durationMinutes": 45, "intervalMinutes": 90})
+        cal.insert_event("Board meeting", "2026-06-03T09:00:00+02:00", "2026-06-03T10:30:00+02:00", location="HQ",
+                         description="Quarterly", attendees=[{"email": "ann@example.com", "displayName": "Ann"}])
+        assert sync(api, integration)["statistics"]["inbound"]["created"] == 301
+        events = local_events(api)
+        remote = {e["summary"]: e for e in cal.events()}
+        assert len(events) == len(remote) == 301
+        for event in events:
+            google = remote[event["title"]]
+            assert (event["start"], event["end"]) == (utc(google["start"]["dateTime"]), utc(google["end"]["dateTime"]))
+            assert (event["location"], event["description"]) == (google.get("location"), google.get("description"))
+            assert event["source"] == "google" and event["private"] is False
+        board = next(e for e in events if e["title"] == "Board meeting")
+        assert board["attendees"] == [{"email": "ann@example.com", "name": "Ann", "role": "attendee"}]
+        assert sync(api, integration)["statistics"]["eventsProcessed"] == 0
+
+
 def test_local_events_go_out_with_prefix_and_our_id_and_nothing_twice(hub, cal):
     with hub.client("manager") as api:
         integration = connect_google(api, eventMapping={"titlePrefix": "[Attendance-X] ", "colorId": "2"},
