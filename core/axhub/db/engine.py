@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import msgspec
-from sqlalchemy import JSON, String, Table, Text, any_, bindparam, event, insert, update
+from sqlalchemy import JSON, String, Table, Text, any_, bindparam, event, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -162,12 +162,14 @@ class Database:
         groups = tuple(g for g in groups if g[2])
         if not groups:
             return
-        if self.is_sqlite:
+        if self.is_sqlite:  # a statement per table, its rows bound here and handed to the driver at once
+            raw = await _driver(session)
             for table, keys, rows in groups:
                 values = [c for c in rows[0] if c not in keys]
-                statement = update(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in keys)) \
-                    .values({c: bindparam(c) for c in values})
-                await session.execute(statement, [{**row, **{f"k_{k}": row[k] for k in keys}} for row in rows])
+                assign = ", ".join(f'"{c}" = ?' for c in values)
+                match = " AND ".join(f'"{k}" = ?' for k in keys)
+                await raw.executemany(f'UPDATE "{table.name}" SET {assign} WHERE {match}',
+                                      self._bound(table, [*values, *keys], rows))
             return
         dialect = self.engine.dialect
         arrays: list[list[str | None]] = []

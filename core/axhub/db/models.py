@@ -30,6 +30,18 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        # SQLite hands back the text SQLAlchemy stored ("2026-06-01 08:00:00.000000"):
+        # the C ISO parser reads it in a third of the time of the dialect's regex.
+        parse, utc = datetime.fromisoformat, timezone.utc
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else parse(value).replace(tzinfo=utc)
+
+        return process
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON, bool: Boolean}
