@@ -133,8 +133,10 @@ _READ = tuple(Event.__table__.c[name] for name in (
     "version", "updated_at", "deleted_at"))
 
 
-# Every run asks it, before anything else: built once (see runs.py).
-_NEWEST_CHANGE = select(func.max(EventChange.__table__.c.seq)).where(EventChange.__table__.c.org_id == bindparam("org"))
+# The newest entry of an organisation's change log (0: none), which every run asks
+# before anything else (runs.py asks it with the run's lock): built once.
+NEWEST_CHANGE = (select(func.coalesce(func.max(EventChange.__table__.c.seq), 0))
+                 .where(EventChange.__table__.c.org_id == bindparam("org")))
 
 
 def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
@@ -190,7 +192,7 @@ class Engine:
         org_id: str,
         adapter: CalendarAdapter,
         options: SyncOptions,
-        state: tuple[str | None, int | None] = (None, None),
+        state: tuple[str | None, int | None, int | None] = (None, None, None),
         progress: Callable[[dict[str, int]], Any] | None = None,
         heartbeat: Callable[[], Any] | None = None,
         source: str = "external",
@@ -201,8 +203,9 @@ class Engine:
         self.org_id = org_id
         self.adapter = adapter
         self.options = options
-        # The cursor and change mark of the last clean run, as the run's lock was taken.
-        self.cursor, self.change_mark = state
+        # The cursor and change mark of the last clean run, as the run's lock was taken,
+        # and the newest local change then (None: read here).
+        self.cursor, self.change_mark, self.newest_change = state
         self.progress = progress
         self.heartbeat = heartbeat
         self.source = source
@@ -342,16 +345,19 @@ class Engine:
             await self._tick(inbound_created=len(chunk))
 
     async def _local_changes(self) -> int:
-        """The newest local change now (the next change mark), and the events changed
-        since the current mark (``self.touched``)."""
-        async with self.db.connect() as s:
-            newest = await s.scalar(_NEWEST_CHANGE, {"org": self.org_id})
-            if self.change_mark is not None and (newest or 0) > self.change_mark:
+        """The newest local change (the next change mark: the one the lock was taken
+        with, or now), and the events changed since the current mark (``self.touched``)."""
+        newest = self.newest_change
+        if newest is None:
+            async with self.db.connect() as s:
+                newest = await s.scalar(NEWEST_CHANGE, {"org": self.org_id})
+        if self.change_mark is not None and newest > self.change_mark:
+            async with self.db.connect() as s:
                 self.touched = list((await s.scalars(
                     select(EventChange.event_id).distinct()
                     .where(EventChange.org_id == self.org_id, EventChange.seq > self.change_mark)
                 )).all())
-        return newest or 0
+        return newest
 
     def _changed_query(self):
         """Local changes: never synced, edited since, or deleted since. A row of it is the

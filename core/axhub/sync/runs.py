@@ -21,7 +21,7 @@ from ..errors import ApiError, InvalidCredentials, ProviderError, validation_err
 from ..ids import new_id
 from ..integrations.service import get_owned
 from ..state import Services
-from .engine import Engine, SyncOptions
+from .engine import NEWEST_CHANGE, Engine, SyncOptions
 
 if TYPE_CHECKING:
     from ..auth import Identity
@@ -102,11 +102,14 @@ _LAST_MS = (select(_RUNS.duration_ms)
             .order_by(_RUNS.started_at.desc()).limit(1).scalar_subquery())
 # Taking the lock: the UPDATE's WHERE is the lock. RETURNING: the cursor as the lock was
 # taken, which is the one the previous run saved as it released the lock (read before,
-# it could be older than that), and the figure the run's estimated duration comes from.
+# it could be older than that), the newest local change (the run's next change mark,
+# which must be read before any event is), and the figure the run's estimated
+# duration comes from: no query of their own.
 _TAKE = (update(SyncState.__table__).where(_STATE.integration_id == bindparam("integration"))
          .values(lock_owner=bindparam("owner"), lock_until=bindparam("until"), running_sync_id=bindparam("owner"),
                  updated_at=bindparam("at"))
-         .returning(_STATE.cursor, _STATE.change_mark, _LAST_MS.label("last_ms")))
+         .returning(_STATE.cursor, _STATE.change_mark, NEWEST_CHANGE.scalar_subquery().label("newest_change"),
+                    _LAST_MS.label("last_ms")))
 _TAKE_FREE = _TAKE.where(_STATE.lock_until.is_(None))
 _TAKE_EXPIRED = _TAKE.where(_STATE.lock_until < bindparam("at"))
 _RECORD = insert(SyncRun.__table__)
@@ -118,13 +121,13 @@ _GET_RUN = select(SyncRun.__table__).where(_RUNS.id == bindparam("run"), _RUNS.i
 
 # -- lock ------------------------------------------------------------------------------
 
-async def _acquire(svc: Services, integration_id: str, run_id: str) -> tuple[str | None, Any]:
+async def _acquire(svc: Services, integration_id: str, org_id: str, run_id: str) -> tuple[str | None, Any]:
     """Take the integration's sync lock for ``run_id``: (None, a row of the cursor and
-    change mark the lock was taken with and the last finished run's ``duration_ms``), or
-    (the id of the run holding it, None). A lock whose holder stopped renewing it (its
+    change mark the lock was taken with, the organisation's newest local change and the
+    last finished run's ``duration_ms``), or (the id of the run holding it, None). A lock whose holder stopped renewing it (its
     process died) is taken over, and that run is marked failed."""
     at = now()
-    take = {"integration": integration_id, "owner": run_id, "at": at,
+    take = {"integration": integration_id, "org": org_id, "owner": run_id, "at": at,
             "until": at + timedelta(seconds=svc.config.sync_lock_seconds)}
     # Every step is one statement, each atomic by itself.
     async with svc.db.connect() as s:
@@ -185,7 +188,7 @@ async def start(
         raise ApiError("PROVIDER_NOT_SUPPORTED", f"{row.provider} integrations do not sync", status=400)
     options = options_from(body, row.settings)
     run_id = new_id("sync")
-    holder, taken = await _acquire(svc, row.id, run_id)
+    holder, taken = await _acquire(svc, row.id, row.org_id, run_id)
     if holder is not None:
         raise ApiError("CONFLICT", f"a sync of this integration is already running ({holder})",
                        details={"syncId": holder, "statusUrl": status_url(row.id, holder)})
@@ -205,7 +208,8 @@ async def start(
     # run's record is written; it writes nothing of the run's own before that record is
     # in, and the caller hears of the run only once it is.
     recorded = asyncio.ensure_future(record())
-    task = svc.tasks.spawn(execute(svc, run_id, row, options, (taken.cursor, taken.change_mark), recorded), name=run_id)
+    task = svc.tasks.spawn(execute(svc, run_id, row, options, (taken.cursor, taken.change_mark, taken.newest_change),
+                                   recorded), name=run_id)
     try:
         await recorded
     except BaseException:
@@ -226,9 +230,10 @@ def status_url(integration_id: str, run_id: str) -> str:
 
 
 async def execute(svc: Services, run_id: str, row: Integration, options: SyncOptions,
-                  state: tuple[str | None, int | None], recorded: Awaitable[None]) -> None:
-    """Run the engine and record how it went; ``state``: the cursor and change mark the
-    run's lock was taken with; ``recorded``: the insert of the run's record, under way."""
+                  state: tuple[str | None, int | None, int | None], recorded: Awaitable[None]) -> None:
+    """Run the engine and record how it went; ``state``: the cursor, change mark and
+    newest local change the run's lock was taken with; ``recorded``: the insert of the
+    run's record, under way."""
     from ..integrations.service import connection  # the integration's view for plugins
 
     started = time.perf_counter()
