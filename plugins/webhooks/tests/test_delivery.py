@@ -4,7 +4,7 @@ import json
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
-from whtools import EVENT, connect, create_event, endpoint, message, messages, settle, wait_until
+from whtools import connect, create_event, endpoint, message, messages, settle, wait_until
 
 from axhub.testing.receiver import Answer
 
