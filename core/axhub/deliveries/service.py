@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from ..api.schemas import Meta, Wire
 from ..auth import Identity
@@ -154,24 +154,29 @@ def empty_statistics() -> dict[str, Any]:
             "successRate": None, "averageDurationMs": None}
 
 
+# Built once: every integration view asks them (see sync.runs.statistics_for).
+_IDS = bindparam("ids", expanding=True)
+_MESSAGE_COUNTS = (select(DeliveryMessage.integration_id, DeliveryMessage.status, func.count())
+                   .where(DeliveryMessage.integration_id.in_(_IDS))
+                   .group_by(DeliveryMessage.integration_id, DeliveryMessage.status))
+_ATTEMPT_FIGURES = (select(DeliveryAttempt.integration_id, func.count(),
+                           func.sum(case((DeliveryAttempt.outcome != "delivered", 1), else_=0)),
+                           func.avg(DeliveryAttempt.duration_ms))
+                    .where(DeliveryAttempt.integration_id.in_(_IDS)).group_by(DeliveryAttempt.integration_id))
+
+
 async def statistics_for(svc: Services, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Delivery counts per integration, for the API and analytics."""
     if not ids:
         return {}
     out: dict[str, dict[str, Any]] = {}
-    async with svc.db.session() as s:
-        for integration_id, status, count in (await s.execute(
-            select(DeliveryMessage.integration_id, DeliveryMessage.status, func.count())
-            .where(DeliveryMessage.integration_id.in_(ids)).group_by(DeliveryMessage.integration_id, DeliveryMessage.status)
-        )).all():
+    params = {"ids": list(ids)}
+    async with svc.db.connect() as s:  # reads only: no transaction
+        for integration_id, status, count in (await s.execute(_MESSAGE_COUNTS, params)).all():
             stats = out.setdefault(integration_id, empty_statistics())
             stats[status] = count
             stats["messages"] += count
-        for integration_id, total, failed, avg in (await s.execute(
-            select(DeliveryAttempt.integration_id, func.count(),
-                   func.sum(case((DeliveryAttempt.outcome != "delivered", 1), else_=0)), func.avg(DeliveryAttempt.duration_ms))
-            .where(DeliveryAttempt.integration_id.in_(ids)).group_by(DeliveryAttempt.integration_id)
-        )).all():
+        for integration_id, total, failed, avg in (await s.execute(_ATTEMPT_FIGURES, params)).all():
             stats = out.setdefault(integration_id, empty_statistics())
             stats.update(attempts=total, failedAttempts=int(failed or 0),
                          averageDurationMs=round(float(avg), 1) if avg is not None else None)
@@ -191,7 +196,7 @@ async def messaging_statistics(svc: Services, ids: list[str], *, days: int = 30)
     out = {i: {"messagesSent": 0, "channelsConnected": 0, "activeUsers": 0} for i in ids}
     delivered = (DeliveryMessage.integration_id.in_(ids), DeliveryMessage.status == "delivered")
     since = svc.clock() - timedelta(days=days)
-    async with svc.db.session() as s:
+    async with svc.db.connect() as s:  # reads only: no transaction
         for integration_id, sent, channels in (await s.execute(
             select(DeliveryMessage.integration_id, func.count(), func.count(DeliveryMessage.target.distinct()))
             .where(*delivered).group_by(DeliveryMessage.integration_id)

@@ -238,7 +238,11 @@ def test_history_statistics_and_filters(hub, cal):
         assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"
         view = api.get(f"/api/integrations/{integration}").json()["data"]
         assert view["statistics"]["eventsSynced"] == 1 and view["statistics"]["successRate"] == 1.0
-        assert view["lastSync"] is not None
+        assert view["statistics"]["lastSyncDuration"] == latest["duration"]  # the last run's, under a minute
+        assert view["statistics"]["errorCount"] == 0 and view["lastSync"] is not None
+        other = connect_google(api)  # a list shows each integration's own figures
+        listed = {i["id"]: i["statistics"] for i in api.get("/api/integrations").json()["data"]}
+        assert listed[integration] == view["statistics"] and listed[other]["eventsSynced"] == 1
 
 
 @pytest.mark.parametrize("body,field", [
