@@ -156,11 +156,38 @@ class Harness:
         """A new integration: its id and its initial sync's id."""
         from axhub.testing import follow_consent
 
-        data = self.api.post(f"/api/integrations/{self.provider}/connect", json={}).json()["data"]
+        # No automatic runs: a benchmark times the runs it starts, and a scheduled run of
+        # an integration connected earlier (same organisation, same calendar) landing in
+        # the middle of one would be timed with it.
+        data = self.api.post(f"/api/integrations/{self.provider}/connect",
+                             json={"settings": {"autoSync": False}}).json()["data"]
         back = follow_consent(data["authUrl"])
         done = self.api.post(f"/api/integrations/{self.provider}/callback",
                              json={"code": back["code"], "state": back["state"]}).json()["data"]
         return done["integrationId"], done["initialSync"]["syncId"]
+
+    def requests_made(self) -> int:
+        """HTTP requests the sandbox has seen so far (each provider counts its own way)."""
+        raise NotImplementedError
+
+    def push(self, previous: str, calendar: str, limit: int) -> tuple[dict, int]:
+        """N new local events, and no others, pushed to an empty calendar of a fresh
+        integration: the previous one disconnected, its calendar emptied (the sandbox's
+        ``calendar`` control route), the events it imported forgotten. The run, and how
+        many HTTP requests the sandbox saw, printed beside ``limit``."""
+        self.api.delete(f"/api/integrations/{previous}").raise_for_status()
+        self.control.delete(calendar)
+        self.clear_local_events()
+        integration, sync_id = self.connect()
+        self.wait(integration, sync_id)
+        self.seed_local_events()
+        before = self.requests_made()
+        run = self.sync(integration, direction="attendance_to_external")
+        made = self.requests_made() - before
+        assert run["statistics"]["outbound"]["created"] == self.n, run["statistics"]
+        print(f"  push phases (ms): {run['statistics'].get('timingsMs')}")
+        line(f"push {self.n} new local events: HTTP requests to the sandbox", str(made), str(limit), made <= limit)
+        return run, made
 
     # -- the limits' parts -----------------------------------------------------------------
     async def bulk_insert(self, items: list[dict[str, Any]], row: Any) -> float:
