@@ -132,7 +132,7 @@ class Database:
     def _bound(self, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[list[Any]]:
         """``rows`` as lists of values in ``columns`` order, through the columns' bind
         processors. A value that repeats down a column (the run's timestamp on every
-        row, an empty description) is processed once."""
+        row, a flag) is processed once."""
         dialect = self.engine.dialect
         records = [[row[name] for name in columns] for row in rows]
         for i, name in enumerate(columns):
@@ -215,7 +215,8 @@ class Database:
 
 
 async def _driver(bind: AsyncSession | AsyncConnection) -> Any:
-    """The asyncpg connection under a session's transaction or a Core connection."""
+    """The driver's own connection (asyncpg, aiosqlite) under a session's transaction
+    or a Core connection."""
     connection = bind if isinstance(bind, AsyncConnection) else await bind.connection()
     return (await connection.get_raw_connection()).driver_connection
 

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import msgspec
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Event, EventChange, SyncLink
@@ -133,12 +133,6 @@ _READ = tuple(Event.__table__.c[name] for name in (
     "version", "updated_at", "deleted_at"))
 
 
-# The newest entry of an organisation's change log (0: none), which every run asks
-# before anything else (runs.py asks it with the run's lock): built once.
-NEWEST_CHANGE = (select(func.coalesce(func.max(EventChange.__table__.c.seq), 0))
-                 .where(EventChange.__table__.c.org_id == bindparam("org")))
-
-
 def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
     values = {
         "title": data.title[:500],
@@ -204,7 +198,8 @@ class Engine:
         self.adapter = adapter
         self.options = options
         # The cursor and change mark of the last clean run, as the run's lock was taken,
-        # and the newest local change then (None: read here).
+        # and the newest local change then: the next change mark (None: none is saved,
+        # and the next run looks at every local event).
         self.cursor, self.change_mark, self.newest_change = state
         self.progress = progress
         self.heartbeat = heartbeat
@@ -344,14 +339,11 @@ class Engine:
                 await self.db.insert_many(s, SyncLink.__table__, links)
             await self._tick(inbound_created=len(chunk))
 
-    async def _local_changes(self) -> int:
-        """The newest local change (the next change mark: the one the lock was taken
-        with, or now), and the events changed since the current mark (``self.touched``)."""
+    async def _local_changes(self) -> int | None:
+        """The next change mark (the newest local change as the lock was taken), and
+        the events changed since the current mark (``self.touched``)."""
         newest = self.newest_change
-        if newest is None:
-            async with self.db.connect() as s:
-                newest = await s.scalar(NEWEST_CHANGE, {"org": self.org_id})
-        if self.change_mark is not None and newest > self.change_mark:
+        if self.change_mark is not None and newest is not None and newest > self.change_mark:
             async with self.db.connect() as s:
                 self.touched = list((await s.scalars(
                     select(EventChange.event_id).distinct()

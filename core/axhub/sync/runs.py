@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Awaitable
 import msgspec
 from sqlalchemy import bindparam, case, func, insert, select, update
 
-from ..db import Integration, SyncLink, SyncRun, SyncState
+from ..db import EventChange, Integration, SyncLink, SyncRun, SyncState
 from ..events.service import record_from_provider
 from ..errors import ApiError, InvalidCredentials, ProviderError, validation_error
 from ..ids import new_id
 from ..integrations.service import get_owned
 from ..state import Services
-from .engine import NEWEST_CHANGE, Engine, SyncOptions
+from .engine import Engine, SyncOptions
 
 if TYPE_CHECKING:
     from ..auth import Identity
@@ -96,10 +96,14 @@ def estimate(last_ms: int | None) -> str:
 # The statements every run and status poll sends, built once: building one (comparisons
 # of ORM attributes, its cache key) costs more CPU than sending it, and a run shares its
 # process with the API.
-_RUNS, _STATE = SyncRun.__table__.c, SyncState.__table__.c
+_RUNS, _STATE, _CHANGES = SyncRun.__table__.c, SyncState.__table__.c, EventChange.__table__.c
+_REAL = _RUNS.dry_run.is_(False)
 _LAST_MS = (select(_RUNS.duration_ms)
-            .where(_RUNS.integration_id == _STATE.integration_id, _RUNS.status.in_(FINISHED), _RUNS.dry_run.is_(False))
+            .where(_RUNS.integration_id == _STATE.integration_id, _RUNS.status.in_(FINISHED), _REAL)
             .order_by(_RUNS.started_at.desc()).limit(1).scalar_subquery())
+# The newest entry of the organisation's change log (0: none).
+_NEWEST_CHANGE = (select(func.coalesce(func.max(_CHANGES.seq), 0))
+                  .where(_CHANGES.org_id == bindparam("org")).scalar_subquery())
 # Taking the lock: the UPDATE's WHERE is the lock. RETURNING: the cursor as the lock was
 # taken, which is the one the previous run saved as it released the lock (read before,
 # it could be older than that), the newest local change (the run's next change mark,
@@ -108,7 +112,7 @@ _LAST_MS = (select(_RUNS.duration_ms)
 _TAKE = (update(SyncState.__table__).where(_STATE.integration_id == bindparam("integration"))
          .values(lock_owner=bindparam("owner"), lock_until=bindparam("until"), running_sync_id=bindparam("owner"),
                  updated_at=bindparam("at"))
-         .returning(_STATE.cursor, _STATE.change_mark, NEWEST_CHANGE.scalar_subquery().label("newest_change"),
+         .returning(_STATE.cursor, _STATE.change_mark, _NEWEST_CHANGE.label("newest_change"),
                     _LAST_MS.label("last_ms")))
 _TAKE_FREE = _TAKE.where(_STATE.lock_until.is_(None))
 _TAKE_EXPIRED = _TAKE.where(_STATE.lock_until < bindparam("at"))
@@ -124,8 +128,9 @@ _GET_RUN = select(SyncRun.__table__).where(_RUNS.id == bindparam("run"), _RUNS.i
 async def _acquire(svc: Services, integration_id: str, org_id: str, run_id: str) -> tuple[str | None, Any]:
     """Take the integration's sync lock for ``run_id``: (None, a row of the cursor and
     change mark the lock was taken with, the organisation's newest local change and the
-    last finished run's ``duration_ms``), or (the id of the run holding it, None). A lock whose holder stopped renewing it (its
-    process died) is taken over, and that run is marked failed."""
+    last finished run's ``duration_ms``), or (the id of the run holding it, None). A
+    lock whose holder stopped renewing it (its process died) is taken over, and that
+    run is marked failed."""
     at = now()
     take = {"integration": integration_id, "org": org_id, "owner": run_id, "at": at,
             "until": at + timedelta(seconds=svc.config.sync_lock_seconds)}
@@ -416,7 +421,6 @@ async def history(
 # The integration view's figures (statistics_for), built once: the view is asked for
 # often, and building these costs more CPU than running them.
 _IDS = bindparam("ids", expanding=True)
-_REAL = SyncRun.dry_run.is_(False)
 _LINK_COUNTS = (select(SyncLink.integration_id, func.count()).where(SyncLink.integration_id.in_(_IDS))
                 .group_by(SyncLink.integration_id))
 _RUN_FIGURES = (select(SyncRun.integration_id,
