@@ -170,11 +170,11 @@ class Harness:
         """HTTP requests the sandbox has seen so far (each provider counts its own way)."""
         raise NotImplementedError
 
-    def push(self, previous: str, calendar: str, limit: int) -> tuple[dict, int]:
+    def push(self, previous: str, calendar: str, limit: int) -> dict:
         """N new local events, and no others, pushed to an empty calendar of a fresh
         integration: the previous one disconnected, its calendar emptied (the sandbox's
-        ``calendar`` control route), the events it imported forgotten. The run, and how
-        many HTTP requests the sandbox saw, printed beside ``limit``."""
+        ``calendar`` control route), the events it imported forgotten: the run. How many
+        HTTP requests the sandbox saw is printed beside ``limit``."""
         self.api.delete(f"/api/integrations/{previous}").raise_for_status()
         self.control.delete(calendar)
         self.clear_local_events()
@@ -187,7 +187,7 @@ class Harness:
         assert run["statistics"]["outbound"]["created"] == self.n, run["statistics"]
         print(f"  push phases (ms): {run['statistics'].get('timingsMs')}")
         line(f"push {self.n} new local events: HTTP requests to the sandbox", str(made), str(limit), made <= limit)
-        return run, made
+        return run
 
     # -- the limits' parts -----------------------------------------------------------------
     async def bulk_insert(self, items: list[dict[str, Any]], row: Any) -> float:
