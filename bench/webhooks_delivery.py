@@ -113,13 +113,13 @@ async def plain_httpx(url: str, n: int, concurrency: int) -> float:
 class Hub:
     def __init__(self, database_url: str, data_dir: Path, concurrency: int) -> None:
         from axhub.config import Config
-        from axhub.state import Services
+        from axhub.api.wiring import build_services
 
         env = {**os.environ, "AXHUB_DATA_DIR": str(data_dir), "AXHUB_DATABASE_URL": database_url,
                "AXHUB_PLUGINS": "webhooks", "AXHUB_OUTBOUND_ALLOW": "127.0.0.1",
                "AXHUB_DELIVERY_CONCURRENCY": str(concurrency), "AXHUB_DELIVERY_RETRY_BASE": "0.05",
                "AXHUB_DELIVERY_POLL": "0.05"}
-        self.svc = Services.build(Config.from_env(env))
+        self.svc = build_services(Config.from_env(env))
 
     async def start(self, url: str) -> str:
         from axhub.auth import Identity

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pluggy
 
-__version__ = "0.1.0"
+from .version import __version__
 
 hookimpl = pluggy.HookimplMarker("axhub")
 

@@ -12,8 +12,11 @@ is a true broadcast: every plugin hears every notification and decides what it d
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
+from .provider import ProviderContext
 from .types import (
     AuthorizationRequest,
     CleanupReport,
@@ -26,8 +29,10 @@ from .types import (
     Notification,
     ProviderInfo,
 )
-from .provider import ProviderContext
-from .sync.adapter import CalendarAdapter
+
+if TYPE_CHECKING:  # the sync engine's adapter protocol, named here for type checkers only:
+    # the engine sits in a domain above the plugin layer, and imports nothing from here
+    from .sync.adapter import CalendarAdapter
 
 hookspec = pluggy.HookspecMarker("axhub")
 

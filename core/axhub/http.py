@@ -15,7 +15,7 @@ from typing import Mapping
 
 import httpx
 
-from . import __version__
+from .version import __version__
 from .types import ApiLimits
 
 USER_AGENT = f"axhub/{__version__} (+https://attendance-x.com)"

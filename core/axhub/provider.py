@@ -23,7 +23,7 @@ class ProviderContext:
     ``setting(name)`` reads ``AXHUB_<SLUG>_<NAME>`` for provider-specific options;
     ``guard`` checks user-supplied destinations against SSRF before any call;
     ``deliveries`` stores outbound messages that the hub then delivers and retries;
-    ``syncs`` has the hub sync an integration soon (``axhub.sync.triggers``).
+    ``syncs`` has the hub sync an integration soon (``axhub.scheduler.triggers``).
     """
 
     info: ProviderInfo
@@ -39,7 +39,7 @@ class ProviderContext:
     recorder: Any = None
     # axhub.deliveries.Deliveries: durable outbound messages (stored, then ``deliver``ed).
     deliveries: Any = None
-    # axhub.sync.triggers.SyncRequests: syncs on request (e.g. when an event changed).
+    # axhub.scheduler.triggers.SyncRequests: syncs on request (e.g. when an event changed).
     syncs: Any = None
 
     @property

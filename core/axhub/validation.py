@@ -1,9 +1,11 @@
-"""Turning msgspec's validation errors into the API's ``VALIDATION_ERROR`` with a field."""
+"""Turning msgspec's validation errors into the API's ``VALIDATION_ERROR`` with a field,
+and the checks of values several domains take (an IANA time zone)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -45,3 +47,10 @@ def convert(data: Any, type_: type, *, prefix: str) -> Any:
         field, message = field_of(exc, prefix)
         raise validation_error(field, message) from None
 
+
+def check_timezone(name: str, field: str = "timezone") -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise validation_error(field, f"{name!r} is not an IANA time zone") from None
+    return name

@@ -25,7 +25,7 @@ from sqlalchemy import Integer, case, cast, func, select
 from ..db import DeliveryMessage, Integration, ProviderCall, SyncRun
 from ..errors import validation_error
 from ..organizations.service import settings_of
-from ..state import Services
+from ..runtime.services import Services
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "quarter": 90}
 MESSAGING = ("communication", "webhook")

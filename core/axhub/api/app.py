@@ -15,19 +15,21 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED
 
-from .. import __version__
-from ..analytics.controller import AnalyticsController
 from ..auth import Identity, verify_token
 from ..config import Config
 from ..errors import ApiError
-from ..deliveries.controller import DeliveriesController
-from ..events.controller import EventsController
-from ..integrations.controller import IntegrationsController
-from ..organizations.controller import OrganizationController
-from ..sync.controller import SyncController
+from ..plugins import Hub, PluginManager
+from ..runtime.services import Services
+from ..validation import field_of
+from ..version import __version__
 from .oauth_return import oauth_return
-from ..plugins import PluginManager
-from ..state import Services
+from .routes.analytics import AnalyticsController
+from .routes.deliveries import DeliveriesController
+from .routes.events import EventsController
+from .routes.integrations import IntegrationsController
+from .routes.organizations import OrganizationController
+from .routes.sync import SyncController
+from .wiring import build_services
 
 log = logging.getLogger("axhub.api")
 
@@ -41,8 +43,6 @@ def _api_error(_: Request, exc: ApiError) -> Response:
 
 
 def _validation(_: Request, exc: ValidationException) -> Response:
-    from ..validation import field_of
-
     extra = exc.extra if isinstance(exc.extra, list) else []
     if extra and isinstance(extra[0], dict):
         item = extra[0]
@@ -74,7 +74,7 @@ def _internal(request: Request, exc: Exception) -> Response:
 
 def create_app(config: Config | None = None, *, plugins: PluginManager | None = None, services: Services | None = None) -> Litestar:
     config = config or Config.from_env()
-    svc = services or Services.build(config, plugins)
+    svc = services or build_services(config, plugins)
 
     async def provide_services() -> Services:
         return svc
@@ -140,8 +140,6 @@ def sandbox_mounts(svc: Services) -> list[Any]:
 def sandbox_app(config: Config) -> Litestar:
     """Only the sandboxes (``axhub sandbox``): a stand-in for every provider at once."""
     plugins = PluginManager(config)
-    from ..plugins import Hub
-
     hub = Hub(config, plugins, sandbox_base="")
     handlers = [asgi(f"/{slug}", is_mount=True, copy_scope=True, name=f"sandbox-{slug}")(factory()) for slug, factory in hub.sandboxes()]
     return Litestar(route_handlers=handlers, openapi_config=None, logging_config=None)

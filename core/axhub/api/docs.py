@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.openapi.datastructures import ResponseSpec
 
-from .schemas import ErrorResponse
+from ..wire import ErrorResponse
 
 _DESCRIPTIONS = {
     400: "VALIDATION_ERROR (with the field at fault) or OAUTH_ERROR",

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..db import DeliveryMessage, DeliveryTarget, Integration
+from ..integrations.service import connection
+from ..organizations.service import settings_of
 from ..types import Connection
-from .batch import GroupCommit
+from ..db.batch import GroupCommit
 
 if TYPE_CHECKING:
-    from ..state import Services
+    from ..runtime.services import Services
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +66,6 @@ class Store:
             del self._integrations[key]
 
     async def _load(self, slug: str, org_id: str) -> list[Connection]:
-        from ..integrations.service import connection
-
         async with self.svc.db.session() as s:
             rows = (await s.scalars(select(Integration).where(
                 Integration.org_id == org_id, Integration.provider == slug, Integration.status == "connected",
@@ -110,8 +110,6 @@ class Deliveries:
 
     async def organization(self, org_id: str):
         """The organisation's time zone and locale: what its messages are written in."""
-        from ..organizations.service import settings_of
-
         return await settings_of(self.svc, org_id)
 
     async def enqueue(self, connection: Connection, *, target: str, kind: str, payload: bytes, key: str,

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import func, select, update
 
-from ..api.schemas import Meta, Wire
+from ..wire import Meta, Wire
 from ..auth import Identity
 from ..db import Credential, DeliveryAttempt, DeliveryMessage, DeliveryTarget, Integration
 from ..errors import ApiError, validation_error
 from ..signing import new_secret
-from ..state import Services
+from ..runtime.services import Services
 from ..types import Credentials
 
 STATUSES = ("pending", "delivered", "failed")
@@ -142,80 +142,6 @@ async def recover(svc: Services, identity: Identity, integration_id: str, since:
         count = (await s.execute(query.values(**_again(now)))).rowcount
     svc.worker.wake()
     return count
-
-
-async def statistics(svc: Services, identity: Identity, integration_id: str) -> dict[str, Any]:
-    row = await owned(svc, identity, integration_id)
-    return (await statistics_for(svc, [row.id])).get(row.id, empty_statistics())
-
-
-def empty_statistics() -> dict[str, Any]:
-    return {"messages": 0, "delivered": 0, "pending": 0, "failed": 0, "attempts": 0, "failedAttempts": 0,
-            "successRate": None, "averageDurationMs": None}
-
-
-# Built once: every integration view asks them (see sync.runs.statistics_for).
-_IDS = bindparam("ids", expanding=True)
-_MESSAGE_COUNTS = (select(DeliveryMessage.integration_id, DeliveryMessage.status, func.count())
-                   .where(DeliveryMessage.integration_id.in_(_IDS))
-                   .group_by(DeliveryMessage.integration_id, DeliveryMessage.status))
-_ATTEMPT_FIGURES = (select(DeliveryAttempt.integration_id, func.count(),
-                           func.sum(case((DeliveryAttempt.outcome != "delivered", 1), else_=0)),
-                           func.avg(DeliveryAttempt.duration_ms))
-                    .where(DeliveryAttempt.integration_id.in_(_IDS)).group_by(DeliveryAttempt.integration_id))
-
-
-async def statistics_for(svc: Services, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Delivery counts per integration, for the API and analytics."""
-    if not ids:
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    params = {"ids": list(ids)}
-    async with svc.db.connect() as s:  # reads only: no transaction
-        for integration_id, status, count in (await s.execute(_MESSAGE_COUNTS, params)).all():
-            stats = out.setdefault(integration_id, empty_statistics())
-            stats[status] = count
-            stats["messages"] += count
-        for integration_id, total, failed, avg in (await s.execute(_ATTEMPT_FIGURES, params)).all():
-            stats = out.setdefault(integration_id, empty_statistics())
-            stats.update(attempts=total, failedAttempts=int(failed or 0),
-                         averageDurationMs=round(float(avg), 1) if avg is not None else None)
-    for stats in out.values():
-        done = stats["delivered"] + stats["failed"]
-        stats["successRate"] = round(stats["delivered"] / done, 4) if done else None
-    return out
-
-
-async def messaging_statistics(svc: Services, ids: list[str], *, days: int = 30) -> dict[str, dict[str, Any]]:
-    """The spec's figures for a messaging integration (Slack, Teams): ``messagesSent``
-    (delivered, ever), ``channelsConnected`` (channels delivered to) and ``activeUsers``
-    (people mentioned in the last ``days``: a plugin lists them under ``mentions`` in
-    the payload it stores)."""
-    if not ids:
-        return {}
-    out = {i: {"messagesSent": 0, "channelsConnected": 0, "activeUsers": 0} for i in ids}
-    delivered = (DeliveryMessage.integration_id.in_(ids), DeliveryMessage.status == "delivered")
-    since = svc.clock() - timedelta(days=days)
-    async with svc.db.connect() as s:  # reads only: no transaction
-        for integration_id, sent, channels in (await s.execute(
-            select(DeliveryMessage.integration_id, func.count(), func.count(DeliveryMessage.target.distinct()))
-            .where(*delivered).group_by(DeliveryMessage.integration_id)
-        )).all():
-            out[integration_id].update(messagesSent=sent, channelsConnected=channels)
-        people: dict[str, set[str]] = {}
-        for integration_id, payload in (await s.execute(
-            select(DeliveryMessage.integration_id, DeliveryMessage.payload)
-            .where(*delivered, DeliveryMessage.delivered_at >= since)
-            .order_by(DeliveryMessage.delivered_at.desc()).limit(5000)
-        )).all():
-            try:
-                mentions = msgspec.json.decode(payload).get("mentions") or []
-            except (msgspec.DecodeError, AttributeError):
-                continue
-            people.setdefault(integration_id, set()).update(m for m in mentions if isinstance(m, str))
-    for integration_id, users in people.items():
-        out[integration_id]["activeUsers"] = len(users)
-    return out
 
 
 async def targets(svc: Services, identity: Identity, integration_id: str) -> list[TargetOut]:

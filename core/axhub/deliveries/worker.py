@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, or_, select, update
 
 from ..db import DeliveryAttempt, DeliveryMessage, DeliveryTarget, Integration
+from ..integrations.service import connection
 from ..types import Connection, Delivery, DeliveryOutcome
 
 if TYPE_CHECKING:
-    from ..state import Services
+    from ..runtime.services import Services
 
 log = logging.getLogger("axhub.deliveries")
 
@@ -99,8 +100,6 @@ class DeliveryWorker:
         claimed = await self._claim(now)
         if not claimed:
             return 0
-        from ..integrations.service import connection  # (it imports the app's services)
-
         integrations, disabled = await self._integrations({m.integration_id for m in claimed})
         connections = {i: _shared_credentials(connection(self.svc, row)) for i, row in integrations.items()}
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..api.schemas import Meta, Wire
+from ..wire import Meta, Wire
 
 AttendanceStatus = Literal["present", "absent", "late", "excused", "unknown"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from sqlalchemy import func, select
@@ -14,7 +13,8 @@ from ..auth import Identity
 from ..db import Attendance, Event, EventChange
 from ..errors import ApiError, validation_error
 from ..ids import new_id
-from ..state import Services
+from ..runtime.services import Services
+from ..validation import check_timezone
 from . import schemas as s
 
 SOURCE = "attendance-x"
@@ -22,14 +22,6 @@ SOURCE = "attendance-x"
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def check_timezone(name: str, field: str = "timezone") -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise validation_error(field, f"{name!r} is not an IANA time zone") from None
-    return name
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -197,10 +189,10 @@ async def attendance(svc: Services, identity: Identity, event_id: str) -> s.Atte
     row = await get_owned(svc, identity, event_id)
     async with svc.db.session() as session:
         records = {a.email: a for a in (await session.scalars(select(Attendance).where(Attendance.event_id == row.id))).all()}
-    return _summary(row, records)
+    return attendance_summary(row, records)
 
 
-def _summary(row: Event, records: dict[str, Attendance]) -> s.AttendanceSummary:
+def attendance_summary(row: Event, records: dict[str, Attendance]) -> s.AttendanceSummary:
     out = []
     invited = {a["email"]: a for a in row.attendees}
     for email in [*invited, *(e for e in records if e not in invited)]:
@@ -258,7 +250,7 @@ async def _upsert(svc: Services, org_id: str, event_id: str, records: list[tuple
         if row is None:
             raise ApiError("NOT_FOUND", f"event {event_id!r} not found", field="id")
         existing = {a.email: a for a in (await session.scalars(select(Attendance).where(Attendance.event_id == row.id))).all()}
-        before = _summary(row, existing).attendance_rate
+        before = attendance_summary(row, existing).attendance_rate
         count = 0
         for email, values in records:
             current = existing.get(email)
@@ -274,7 +266,7 @@ async def _upsert(svc: Services, org_id: str, event_id: str, records: list[tuple
                     setattr(current, k, v)
                 current.updated_at = at
                 count += 1
-        summary = _summary(row, existing)
+        summary = attendance_summary(row, existing)
         if count:  # in the change's own transaction: the signal is as durable as the change
             svc.signals.emit(session, "attendanceUpdated", org_id, {
                 "eventId": row.id, "title": row.title, "type": row.type, "attendanceRate": summary.attendance_rate,

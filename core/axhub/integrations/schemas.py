@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..api.schemas import Wire
+from ..wire import Wire
 from ..types import ApiLimits, UserInfo
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from ..db import Organization
 from ..errors import validation_error
-from ..events.service import check_timezone
-from ..state import Services
+from ..runtime.services import Services
+from ..validation import check_timezone
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 DEFAULT_LOCALE = "fr"

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..db import Integration
-from . import grid
+from . import grid, jobs, triggers
+from .current import register
 
 if TYPE_CHECKING:
     from apscheduler import AsyncScheduler, Schedule
 
-    from ..state import Services
+    from ..runtime.services import Services
 
 log = logging.getLogger("axhub.scheduler")
 
@@ -36,22 +37,6 @@ SYNC_PREFIX = "sync:"
 SYNC_TASK = "axhub.sync"
 SCHEMA = "apscheduler"
 RECONCILE_CONCURRENCY = 16
-
-# The hubs whose schedulers are running in this process, by scheduler: a job finds its
-# hub's Services through APScheduler's ``current_async_scheduler`` (several hubs may
-# share a process, as in the test suite).
-_hubs: dict[Any, "Services"] = {}
-
-
-def services_of_current_job() -> "Services":
-    from apscheduler import current_async_scheduler
-
-    scheduler = current_async_scheduler.get()
-    try:
-        return _hubs[scheduler]
-    except KeyError:
-        raise RuntimeError("no axhub hub is running this scheduler") from None
-
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
@@ -115,12 +100,10 @@ class Scheduler:
                                   job_executors={"async": AsyncJobExecutor()})
         self._stack = AsyncExitStack()
         # Registered first, so undone last: jobs still finishing as the scheduler stops find their hub.
-        _hubs[self.aps] = self.svc
-        self._stack.callback(_hubs.pop, self.aps, None)
+        self._stack.callback(register(self.aps, self.svc))
         if self._engine is not None:
             self._stack.push_async_callback(self._engine.dispose)
         await self._stack.enter_async_context(self.aps)
-        from . import jobs
 
         # No limit on concurrent jobs of a task: the database's per-integration sync lock
         # and fire claim keep runs apart, and APScheduler's default (1) would serialise
@@ -130,6 +113,9 @@ class Scheduler:
         await self.aps.configure_task(SYNC_TASK, func=jobs.scheduled_sync, max_running_jobs=None)
         for name, (func, _trigger) in jobs.PERIODIC.items():
             await self.aps.configure_task(f"axhub.{name}", func=func, max_running_jobs=None)
+        # Stored tasks name their function by reference: configured at every start, a
+        # request left waiting by an older version runs the function where it is now.
+        await self.aps.configure_task(triggers.TASK, func=triggers.fire, job_executor="async", max_running_jobs=None)
         started = time.perf_counter()
         stats = await self.reconcile()
         await self._periodic()
@@ -308,8 +294,6 @@ class Scheduler:
         """The hub-wide jobs (reminders, alerts, reports, token refresh, retries, upkeep),
         each one schedule shared by every process."""
         from apscheduler import CoalescePolicy, ConflictPolicy, Schedule
-
-        from . import jobs
 
         ids = {f"job:{name}" for name in jobs.PERIODIC}
         existing = {sch.id: sch for sch in await self.aps.data_store.get_schedules(ids)}

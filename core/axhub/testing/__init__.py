@@ -86,9 +86,9 @@ class HubServer:
         import uvicorn
 
         from ..api.app import create_app
-        from ..state import Services
+        from ..api.wiring import build_services
 
-        services = Services.build(self.config, clock=self.clock) if self.clock else None
+        services = build_services(self.config, clock=self.clock) if self.clock else None
         self.app = create_app(self.config, services=services)
         self.services = self.app.state.services
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

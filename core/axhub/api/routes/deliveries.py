@@ -10,13 +10,14 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from ..api.docs import errors
-from ..api.schemas import Meta, Wire
-from ..auth import Identity, require_role
-from ..errors import validation_error
-from ..state import Services
-from . import service
-from .service import MessageOut, TargetOut
+from ..docs import errors
+from ...wire import Meta, Wire
+from ...analytics.statistics import delivery_statistics, empty_delivery_statistics
+from ...auth import Identity, require_role
+from ...errors import validation_error
+from ...runtime.services import Services
+from ...deliveries import service
+from ...deliveries.service import MessageOut, TargetOut
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -108,7 +109,9 @@ class DeliveriesController(Controller):
     @get("/stats", summary="Delivery statistics", responses=errors(401, 403, 404))
     async def stats(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> Payload:
         require_role(identity, "manager")
-        return Payload(data=await service.statistics(services, identity, integration_id))
+        row = await service.owned(services, identity, integration_id)
+        figures = await delivery_statistics(services, [row.id])
+        return Payload(data=figures.get(row.id, empty_delivery_statistics()))
 
     @get("/endpoints", summary="Health of each endpoint that failed at least once", responses=errors(401, 403, 404))
     async def endpoints(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> TargetList:

@@ -18,11 +18,11 @@ from typing import Any, Callable
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import Database, SignalOutbox
-from .deliveries.batch import GroupCommit
-from .ids import new_id
+from ..db import Database, SignalOutbox
+from ..db.batch import GroupCommit
+from ..ids import new_id
+from ..types import Notification
 from .tasks import TaskSet
-from .types import Notification
 
 log = logging.getLogger("axhub.signals")
 

@@ -34,9 +34,12 @@ from sqlalchemy import select
 
 from ..db import Integration, SyncRun
 from ..errors import ApiError
+from ..sync.options import SyncIn
+from ..sync.runs import start
+from .current import services_of_current_job
 
 if TYPE_CHECKING:
-    from ..state import Services
+    from ..runtime.services import Services
     from ..types import Connection
 
 log = logging.getLogger("axhub.sync")
@@ -64,7 +67,7 @@ async def request_sync(svc: "Services", integration_id: str, reason: str = "") -
     from apscheduler import ConflictPolicy
     from apscheduler.triggers.date import DateTrigger
 
-    # Stored with the task (by reference, "axhub.sync.triggers:fire"), so any process
+    # Stored with the task (by reference, "axhub.scheduler.triggers:fire"), so any process
     # sharing the data store can run it; writes only when the task is new or changed.
     await aps.configure_task(TASK, func=fire, job_executor="async", max_running_jobs=None)
     sid = PREFIX + integration_id
@@ -87,8 +90,6 @@ async def request_sync(svc: "Services", integration_id: str, reason: str = "") -
 
 async def fire(integration_id: str, reason: str = "") -> str:
     """What the scheduler runs for a request (found by reference)."""
-    from ..scheduler.service import services_of_current_job
-
     return await run_requested(services_of_current_job(), integration_id, reason)
 
 
@@ -107,8 +108,6 @@ async def run_requested(svc: "Services", integration_id: str, reason: str = "",
     """Start the integration's sync for a request that came in before ``since`` (default:
     now). Returns ``started``, ``covered`` (a run that began after ``since`` has it),
     ``busy`` (out of patience: the next run has it) or ``skipped``."""
-    from .runs import SyncIn, start
-
     since = since or now()
     pause = _seconds(svc, "AXHUB_SYNC_REQUEST_RETRY", 1.0)
     deadline = time.monotonic() + _seconds(svc, "AXHUB_SYNC_REQUEST_PATIENCE", 600.0)

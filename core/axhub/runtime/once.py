@@ -14,7 +14,7 @@ from ..db import SentNotification
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from ..state import Services
+    from .services import Services
 
 
 async def send_once(svc: "Services", kind: str, key: str, org_id: str, data: dict[str, Any],

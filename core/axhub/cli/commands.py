@@ -11,13 +11,13 @@ import logging
 import os
 import sys
 
-from .config import Config
+from ..config import Config
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .api.app import create_app
+    from ..api.app import create_app
 
     overrides = {"public_url": os.environ.get("AXHUB_PUBLIC_URL") or f"http://{args.host}:{args.port}"}
     if args.sandbox:
@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from .auth import create_token
+    from ..auth import create_token
 
     config = Config.from_env()
     print(
@@ -54,7 +54,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from .plugins import PluginManager
+    from ..plugins import PluginManager
 
     records = PluginManager(Config.from_env()).records.values()
     if args.json:
@@ -71,12 +71,12 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _analytics(args: argparse.Namespace) -> int:
-    from .analytics import report, service
-    from .errors import ApiError
-    from .state import Services
+    from ..analytics import report, service
+    from ..errors import ApiError
+    from ..api.wiring import build_services
 
     async def run() -> dict:
-        svc = Services.build(Config.from_env())
+        svc = build_services(Config.from_env())
         try:
             return await service.metrics(svc, args.org, args.period, service.parse_providers(svc, args.providers))
         finally:
@@ -92,7 +92,7 @@ def _analytics(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from .db import Database
+    from ..db import Database
 
     async def run() -> None:
         db = Database(Config.from_env().database_url)
@@ -107,8 +107,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _vault_rotate(args: argparse.Namespace) -> int:
-    from .db import Database
-    from .vault import Cipher, Vault
+    from ..db import Database
+    from ..vault import Cipher, Vault
 
     async def run() -> int:
         config = Config.from_env()
@@ -136,11 +136,11 @@ def _jobs(args: argparse.Namespace) -> int:
 
     from sqlalchemy import select
 
-    from .db import Integration
-    from .state import Services
+    from ..db import Integration
+    from ..api.wiring import build_services
 
     async def listing() -> list[dict]:
-        svc = Services.build(Config.from_env())
+        svc = build_services(Config.from_env())
         try:
             async with svc.db.session() as s:
                 rows = {r.id: r for r in (await s.scalars(select(Integration).where(Integration.status != "disconnected"))).all()}
@@ -150,7 +150,7 @@ def _jobs(args: argparse.Namespace) -> int:
             else:
                 # The in-memory store lives in the serving process; its schedules are the
                 # integrations' grids, computed here exactly as that process does.
-                from .scheduler.jobs import PERIODIC
+                from ..scheduler.jobs import PERIODIC
 
                 found = [{"id": f"sync:{r.id}", "task": "axhub.sync", "integrationId": r.id,
                           "interval": svc.scheduler.interval_of(r), "nextRun": svc.scheduler.next_sync(r)}
@@ -166,9 +166,9 @@ def _jobs(args: argparse.Namespace) -> int:
             await svc.aclose()
 
     async def run_one() -> object:
-        from .scheduler.jobs import run_job
+        from ..scheduler.jobs import run_job
 
-        svc = Services.build(Config.from_env())
+        svc = build_services(Config.from_env())
         try:
             at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
             if at is not None and at.tzinfo is None:
@@ -201,13 +201,13 @@ def _worker(args: argparse.Namespace) -> int:
     """Run scheduled jobs without serving HTTP (several processes on PostgreSQL)."""
     import signal
 
-    from .state import Services
+    from ..api.wiring import build_services
 
     _logging()
     config = Config.from_env()
 
     async def run() -> None:
-        svc = Services.build(config)
+        svc = build_services(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -228,7 +228,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .api.app import sandbox_app
+    from ..api.app import sandbox_app
 
     print(f"provider sandboxes on http://{args.host}:{args.port}/<provider>", flush=True)
     uvicorn.run(sandbox_app(Config.from_env()), host=args.host, port=args.port, log_level="warning")
@@ -341,6 +341,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     return args.func(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,11 +8,11 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from ..api.docs import errors
-from ..auth import Identity, require_role
-from ..state import Services
-from . import schemas as s
-from . import service
+from ..docs import errors
+from ...auth import Identity, require_role
+from ...runtime.services import Services
+from ...events import schemas as s
+from ...events import service
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]

@@ -8,11 +8,14 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from ..api.docs import errors
-from ..auth import Identity, require_role
-from ..state import Services
-from . import schemas as s
-from . import service
+from ..docs import errors
+from ...analytics.views import one_view, views
+from ...auth import Identity, require_role
+from ...integrations import connect, manage, service
+from ...integrations import schemas as s
+from ...runtime.services import Services
+from ...sync.options import SyncIn
+from ...sync.runs import start
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -32,7 +35,7 @@ class IntegrationsController(Controller):
         type_: Annotated[str | None, QueryParameter(name="type", description="calendar, communication, video, storage, webhook")] = None,
     ) -> s.IntegrationList:
         require_role(identity, "manager")
-        return s.IntegrationList(data=await service.list_integrations(services, identity, provider, status, type_))
+        return s.IntegrationList(data=await views(services, await service.list_rows(services, identity, provider, status, type_)))
 
     @get("/providers", summary="Installed providers, their metadata, and broken or disabled plugins", responses=errors(401))
     async def list_providers(self, services: Svc, identity: Who) -> s.ProviderList:
@@ -42,7 +45,7 @@ class IntegrationsController(Controller):
     async def get_integration(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.IntegrationResponse:
         require_role(identity, "manager")
         row = await service.get_owned(services, identity, integration_id)
-        return s.IntegrationResponse(data=await service.one_view(services, row))
+        return s.IntegrationResponse(data=await one_view(services, row))
 
     @post("/{provider:str}/connect", status_code=200, summary="Start the OAuth connection with a provider",
           responses=errors(400, 401, 403, 404, 502))
@@ -50,28 +53,35 @@ class IntegrationsController(Controller):
         self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.ConnectIn | None] = None
     ) -> s.ConnectResponse:
         require_role(identity, "manager")
-        return s.ConnectResponse(data=await service.connect(services, identity, provider, data or s.ConnectIn()))
+        return s.ConnectResponse(data=await connect.connect(services, identity, provider, data or s.ConnectIn()))
 
     @post("/{provider:str}/callback", status_code=200, summary="Finish the OAuth connection with the provider's code",
           responses=errors(400, 401, 403, 404, 502))
     async def callback(self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.CallbackIn]) -> s.CallbackResponse:
         require_role(identity, "manager")
-        return s.CallbackResponse(data=await service.callback(services, identity, provider, data))
+        out, row = await connect.callback(services, identity, provider, data)
+        if services.hub.implements(provider, "sync"):
+            # The first sync, started as the connection is made: its id is in the answer.
+            started = await start(services, row, SyncIn(), type_="initial", triggered_by="initial_sync")
+            out.initial_sync = s.InitialSync(status="scheduled", estimated_duration=started["estimatedDuration"],
+                                             sync_id=started["syncId"])
+        return s.CallbackResponse(data=out)
 
     @put("/{integration_id:str}/settings", summary="Update an integration's settings", responses=errors(400, 401, 403, 404))
     async def update_settings(
         self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[s.SettingsIn]
     ) -> s.IntegrationResponse:
         require_role(identity, "manager")
-        return s.IntegrationResponse(data=await service.update_settings(services, identity, integration_id, data))
+        row = await manage.update_settings(services, identity, integration_id, data)
+        return s.IntegrationResponse(data=await one_view(services, row))
 
     @delete("/{integration_id:str}", status_code=200, summary="Disconnect an integration", responses=errors(401, 403, 404))
     async def disconnect(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.DisconnectResponse:
         require_role(identity, "manager")
-        return s.DisconnectResponse(data=await service.disconnect(services, identity, integration_id))
+        return s.DisconnectResponse(data=await manage.disconnect(services, identity, integration_id))
 
     @post("/{integration_id:str}/test", status_code=200, summary="Test an integration's connection",
           responses=errors(401, 403, 404))
     async def test(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.TestResponse:
         require_role(identity, "manager")
-        return s.TestResponse(data=await service.test(services, identity, integration_id))
+        return s.TestResponse(data=await manage.test(services, identity, integration_id))

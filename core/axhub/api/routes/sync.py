@@ -8,12 +8,13 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from ..api.docs import errors
-from ..api.schemas import Wire
-from ..auth import Identity, require_role
-from ..integrations.service import get_owned
-from ..state import Services
-from . import runs
+from ..docs import errors
+from ...wire import Wire
+from ...auth import Identity, require_role
+from ...integrations.service import get_owned
+from ...runtime.services import Services
+from ...sync import history, runs
+from ...sync.options import SyncIn
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -42,10 +43,10 @@ class SyncController(Controller):
     @post("/{integration_id:str}/sync", status_code=202, summary="Start a manual synchronisation",
           responses=errors(400, 401, 403, 404, 409))
     async def start(self, services: Svc, identity: Who, integration_id: FromPath[str],
-                    data: JSONBody[runs.SyncIn | None] = None) -> SyncStarted:
+                    data: JSONBody[SyncIn | None] = None) -> SyncStarted:
         require_role(identity, "manager")
         row = await get_owned(services, identity, integration_id)
-        started = await runs.start(services, row, data or runs.SyncIn(), type_="manual",
+        started = await runs.start(services, row, data or SyncIn(), type_="manual",
                                    triggered_by={"userId": identity.user_id, "name": identity.name})
         return SyncStarted(data=started)
 
@@ -53,7 +54,7 @@ class SyncController(Controller):
          responses=errors(401, 403, 404))
     async def status(self, services: Svc, identity: Who, integration_id: FromPath[str], sync_id: FromPath[str]) -> SyncStatus:
         require_role(identity, "manager")
-        return SyncStatus(data=runs.run_view(await runs.get_run(services, identity, integration_id, sync_id)))
+        return SyncStatus(data=history.run_view(await history.get_run(services, identity, integration_id, sync_id)))
 
     @get("/{integration_id:str}/history", summary="Synchronisation history", responses=errors(400, 401, 403, 404))
     async def history(
@@ -69,5 +70,5 @@ class SyncController(Controller):
     ) -> SyncHistory:
         require_role(identity, "manager")
         row = await get_owned(services, identity, integration_id)
-        data, meta = await runs.history(services, row.id, limit=limit, page=page, status=status, start=start_date, end=end_date)
+        data, meta = await history.history(services, row.id, limit=limit, page=page, status=status, start=start_date, end=end_date)
         return SyncHistory(data=data, meta=meta)

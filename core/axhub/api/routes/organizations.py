@@ -6,12 +6,12 @@ from litestar import Controller, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from ..api.docs import errors
-from ..api.schemas import Wire
-from ..auth import Identity, require_role
-from ..state import Services
-from . import service
-from .service import OrganizationSettings
+from ..docs import errors
+from ...wire import Wire
+from ...auth import Identity, require_role
+from ...runtime.services import Services
+from ...organizations import service
+from ...organizations.service import OrganizationSettings
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]

@@ -149,7 +149,7 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "tests/conftest.py": "conftest.py.tmpl",
         f"tests/test_{slug}_conformance.py": "test_conformance.py.tmpl",
     }
-    folder = resources.files("axhub") / "plugin_template"
+    folder = resources.files("axhub.cli") / "plugin_template"
     return {path: Template((folder / template).read_text()).substitute(values) for path, template in files.items()}
 
 

@@ -8,11 +8,11 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from ..api.docs import errors
-from ..api.schemas import Wire
-from ..auth import Identity, require_role
-from ..state import Services
-from . import service
+from ..docs import errors
+from ...wire import Wire
+from ...auth import Identity, require_role
+from ...runtime.services import Services
+from ...analytics import service
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]

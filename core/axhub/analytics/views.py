@@ -1,0 +1,62 @@
+"""The integration as the API shows it: its row, the figures read across domains
+(``statistics``) and when its next automatic sync is due (``nextSync``), for many
+integrations at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from ..db import Integration
+from ..integrations import schemas as s
+from ..runtime.services import Services
+from ..types import UserInfo
+from .statistics import delivery_statistics, messaging_statistics, sync_statistics
+
+
+async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut]:
+    """Integration views with their ``statistics``, computed for all rows at once."""
+    stats = await sync_statistics(svc, [r.id for r in rows if r.type == "calendar"])
+    stats.update(await messaging_statistics(svc, [r.id for r in rows if r.type == "communication"]))
+    # Outbound deliveries (webhooks) are counted for every integration that made some.
+    for integration_id, counts in (await delivery_statistics(svc, [r.id for r in rows])).items():
+        stats.setdefault(integration_id, {})["deliveries"] = counts
+    scheduled = [r for r in rows if svc.scheduler.interval_of(r) is not None]
+    fires = await svc.scheduler.next_fire_times([r.id for r in scheduled])
+    # The schedule's own next fire time; its grid (the same answer) when none is held here.
+    next_syncs = {r.id: fires.get(r.id) or svc.scheduler.next_sync(r) for r in scheduled}
+    return [view(svc, r, stats.get(r.id, {}), next_syncs.get(r.id)) for r in rows]
+
+
+async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
+    return (await views(svc, [row]))[0]
+
+
+def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
+    last_error = (
+        s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
+        if row.last_error
+        else None
+    )
+    return s.IntegrationOut(
+        id=row.id,
+        provider=row.provider,
+        type=row.type,
+        name=row.name,
+        status=row.status,  # type: ignore[arg-type]
+        connected_at=row.connected_at,
+        last_sync=row.last_sync,
+        last_activity=row.last_activity,
+        disconnected_at=row.disconnected_at,
+        settings=row.settings,
+        notifications=msgspec.convert(row.notifications, s.NotificationPrefs),
+        scopes=list(row.requested_scopes),
+        permissions=list(row.permissions),
+        statistics=statistics,
+        connected_by=s.Person(**row.connected_by),
+        account=msgspec.convert(row.account, UserInfo),
+        last_error=last_error,
+        next_sync=next_sync,
+    )

@@ -1,0 +1,7 @@
+"""``python -m axhub.cli``: the ``axhub`` command."""
+
+import sys
+
+from .commands import main
+
+sys.exit(main())
