@@ -1,19 +1,44 @@
 """What a sync run is asked to do: the ``POST /sync`` body, checked and turned into the
-engine's options, and the words a run's durations are shown in."""
+engine's options (``SyncOptions``), and the words a run's durations are shown in."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from ..errors import validation_error
-from .engine import SyncOptions
 
 DIRECTIONS = ("bidirectional", "attendance_to_external", "external_to_attendance")
 SCOPES = ("all", "future", "past")
 FINISHED = ("completed", "partial", "failed")
+INBOUND = {"bidirectional", "external_to_attendance"}
+OUTBOUND = {"bidirectional", "attendance_to_external"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncOptions:
+    direction: str = "bidirectional"
+    scope: str = "all"  # all | future | past
+    force_update: bool = False
+    dry_run: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        start, end = self.start, self.end
+        if self.scope == "future":
+            start = max(start, now) if start else now
+        elif self.scope == "past":
+            end = min(end, now) if end else now
+        return start, end
+
+    @property
+    def keeps_cursor(self) -> bool:
+        """A run limited to a window must not move the cursor past changes it skipped."""
+        return self.start is None and self.end is None and self.scope == "all"
 
 
 class DateRange(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,10 +21,10 @@ from ..events.service import record_from_provider
 from ..ids import new_id
 from ..integrations.service import connection
 from ..runtime.services import Services
-from .engine import Engine, SyncOptions
+from .engine import Engine
 from .lock import RECORD, RUNNING, acquire, release, release_statement, renew
 from .notices import after_sync
-from .options import SyncIn, estimate, options_from
+from .options import SyncIn, SyncOptions, estimate, options_from
 
 log = logging.getLogger("axhub.sync")
 

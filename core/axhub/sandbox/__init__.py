@@ -1,0 +1,23 @@
+"""Building blocks for provider sandboxes (public API for plugin authors).
+
+A sandbox is a small ASGI app that answers the part of a provider's real API that its
+plugin uses, with the provider's real request and response shapes. This module holds
+what every sandbox needs and no provider's quirks:
+
+- :class:`OAuthServer`: an in-memory authorization server (codes, PKCE S256, access and
+  refresh tokens, rotation, revocation, expiry) that a sandbox's own routes call and
+  render in their provider's shapes;
+- :class:`Faults`: fault injection (status, body, headers, delay, count) on any route;
+- :func:`build_app`: a Litestar app of the provider's routes plus ``/_control`` routes
+  that tests use to read counters, inject faults, expire or revoke tokens.
+
+Every sandbox auto-approves consent as :data:`TEST_USER`; adding
+``sandbox_consent=deny`` to the authorization URL takes the ``access_denied`` path.
+"""
+
+from .app import build_app, form_of, redirect
+from .faults import Fault, Faults
+from .oauth_server import TEST_USER, Issued, OAuthServer, TestUser, TokenError, client_credentials
+
+__all__ = ["TEST_USER", "Fault", "Faults", "Issued", "OAuthServer", "TestUser", "TokenError", "build_app",
+           "client_credentials", "form_of", "redirect"]
