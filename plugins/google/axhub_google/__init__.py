@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
 
 from axhub import (
     CleanupReport,
@@ -14,17 +13,16 @@ from axhub import (
     Endpoint,
     Grant,
     ProviderContext,
-    ProviderError,
     ProviderInfo,
-    RateLimited,
     Scope,
     UserInfo,
     hookimpl,
     oauth,
 )
-from axhub.provider import classify
 from axhub.sync import remove_created
 
+from .calendar import GoogleCalendar
+from .errors import google_error
 from .settings import GoogleSettings
 
 __version__ = "0.1.0"
@@ -67,25 +65,6 @@ INFO = ProviderInfo(
     sandbox_client=("axhub-sandbox-google", "sandbox-secret-google"),
     docs_url="https://developers.google.com/calendar/api/v3/reference",
 )
-
-
-def google_error(response: httpx.Response) -> ProviderError | None:
-    """Google's error body: ``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``.
-    403 ``rateLimitExceeded``/``userRateLimitExceeded`` is throttling, not a permission fault."""
-    try:
-        error = response.json().get("error") or {}
-    except ValueError:
-        return None
-    if not isinstance(error, dict):
-        return None
-    reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
-    reason = reasons[0] if reasons else error.get("status")
-    message = error.get("message") or f"HTTP {response.status_code}"
-    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-        from axhub.http import retry_after
-
-        return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
-    return classify(response, reason, message)
 
 
 @hookimpl
@@ -137,15 +116,11 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
 
 @hookimpl
 def sync(ctx: ProviderContext, connection: Connection):
-    from .calendar import GoogleCalendar
-
     return GoogleCalendar(ctx, connection)
 
 
 @hookimpl
 async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
-    from .calendar import GoogleCalendar
-
     # Exactly what the hub created: the events that carry an Attendance-X id.
     calendar = GoogleCalendar(ctx, connection)
     removed, notes = await remove_created(calendar, calendar.ours, "Google Calendar")

@@ -28,6 +28,7 @@ from axhub.retry import Again, settle_calls, with_retries
 from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult, read_ahead
 
 from . import batch
+from .errors import google_error
 from .settings import GoogleSettings
 
 PAGE_SIZE = 2500  # the most Google returns in one page
@@ -204,8 +205,6 @@ class GoogleCalendar:
 
     # -- listing -----------------------------------------------------------------------
     async def _get(self, url: str, params: dict[str, Any]) -> _Page:
-        from . import google_error
-
         async def once() -> _Page:
             token = await self.connection.access_token()
             try:
@@ -248,8 +247,6 @@ class GoogleCalendar:
         return batch.Call("DELETE", f"{base}/{quote(op.external_id or '', safe='')}")
 
     async def _send(self, calls: list[batch.Call]) -> list[batch.Reply]:
-        from . import google_error
-
         payload, content_type = batch.encode(calls)
 
         async def once() -> list[batch.Reply]:

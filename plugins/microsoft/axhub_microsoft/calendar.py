@@ -34,169 +34,38 @@ event's body is cut from the description read back.
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
-import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import msgspec
 
-from axhub import Connection, InvalidCredentials, ProviderContext, ProviderError, ProviderPermissionDenied
-from axhub.http import retry_after
-from axhub.retry import Again, settle_calls, with_retries
-from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult
+from axhub import Connection, ProviderContext, ProviderError
+from axhub.retry import with_retries
+from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent
 
+from .calendar_writes import OutlookWrites
 from .graph import graph_error
+from .outlook_events import (
+    ATTEMPTS,
+    CATEGORY,
+    MAX_BATCH,
+    PAGE_SIZE,
+    READ_PREFER,
+    _Event,
+    _Page,
+    _utc,
+    _wall,
+    _without_join_info,
+    iana,
+    local_id_of,
+)
 from .settings import CATEGORY_PRESETS, MicrosoftSettings
 
-PAGE_SIZE = 500  # Prefer: odata.maxpagesize
-MAX_BATCH = 20  # Graph's JSON batching limit
-ATTEMPTS = 6
-CATEGORY = "Attendance-X"
-TRANSACTION = "axhub:"
-UTC_PREFER = 'outlook.timezone="UTC"'
-# Reads: times in UTC, bodies as text (Outlook users' events are HTML otherwise).
-READ_PREFER = f'odata.maxpagesize={PAGE_SIZE}, {UTC_PREFER}, outlook.body-content-type="text"'
-# Windows zone names Graph may answer in originalStartTimeZone, mapped to IANA (the
-# events Outlook users create carry them).
-WINDOWS_ZONES = {
-    "UTC": "UTC", "GMT Standard Time": "Europe/London", "Romance Standard Time": "Europe/Paris",
-    "W. Europe Standard Time": "Europe/Berlin", "Central Europe Standard Time": "Europe/Budapest",
-    "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver", "Pacific Standard Time": "America/Los_Angeles",
-    "Tokyo Standard Time": "Asia/Tokyo", "India Standard Time": "Asia/Kolkata",
-}
+__all__ = ["OutlookCalendar", "READ_PREFER"]
 
 
-def transaction_id(integration_id: str, event_id: str, version: int) -> str:
-    """Fixed by what is being created, so that a create retried after a crash is the same."""
-    digest = hashlib.sha256(f"{integration_id}:{event_id}:{version}".encode()).hexdigest()[:16]
-    return f"{TRANSACTION}{event_id}:{digest}"
-
-
-def local_id_of(transaction: str | None) -> str | None:
-    if transaction and transaction.startswith(TRANSACTION):
-        return transaction[len(TRANSACTION):].rsplit(":", 1)[0] or None
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def iana(name: str | None) -> str:
-    if not name:
-        return "UTC"
-    name = WINDOWS_ZONES.get(name, name)
-    try:
-        ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - a zone Python does not know is kept as UTC
-        return "UTC"
-    return name
-
-
-# The fields of Graph's event the adapter reads, decoded straight from the page's bytes.
-class _Time(msgspec.Struct):
-    dateTime: datetime  # noqa: N815 - Graph's names
-    timeZone: str = "UTC"  # noqa: N815
-
-
-class _Address(msgspec.Struct):
-    address: str | None = None
-    name: str | None = None
-
-
-class _Attendee(msgspec.Struct):
-    emailAddress: _Address | None = None  # noqa: N815
-
-
-class _Body(msgspec.Struct):
-    contentType: str = "text"  # noqa: N815
-    content: str = ""
-
-
-class _Location(msgspec.Struct):
-    displayName: str | None = None  # noqa: N815
-
-
-class _OnlineMeetingInfo(msgspec.Struct):
-    joinUrl: str | None = None  # noqa: N815
-    conferenceId: str | None = None  # noqa: N815
-
-
-class _Removed(msgspec.Struct):
-    reason: str = "deleted"
-
-
-class _Event(msgspec.Struct, rename={"removed": "@removed"}):
-    id: str
-    removed: _Removed | None = None
-    changeKey: str | None = None  # noqa: N815
-    lastModifiedDateTime: datetime | None = None  # noqa: N815
-    subject: str | None = None
-    body: _Body | None = None
-    start: _Time | None = None
-    end: _Time | None = None
-    originalStartTimeZone: str | None = None  # noqa: N815
-    location: _Location | None = None
-    attendees: list[_Attendee] = []
-    sensitivity: str | None = None
-    isCancelled: bool = False  # noqa: N815
-    transactionId: str | None = None  # noqa: N815
-    isOnlineMeeting: bool = False  # noqa: N815
-    onlineMeeting: _OnlineMeetingInfo | None = None  # noqa: N815
-
-
-class _Page(msgspec.Struct, rename={"next_link": "@odata.nextLink", "delta_link": "@odata.deltaLink"}):
-    value: list[_Event] = []
-    next_link: str | None = None
-    delta_link: str | None = None
-
-
-class _Reply(msgspec.Struct):
-    id: str
-    status: int
-    headers: dict[str, str] = {}
-    body: Any = None
-
-
-class _Batch(msgspec.Struct):
-    responses: list[_Reply] = []
-
-
-# Exchange appends a Teams meeting's join information to the event's body, under a rule
-# of underscores ("Microsoft Teams meeting" / "Réunion Microsoft Teams"…): not the
-# description the user wrote, and not to be synced back into Attendance-X.
-_JOIN_INFO = re.compile(r"\s*_{30,}[ \t]*\r?\n[^\n]*Microsoft Teams.*\Z", re.S)
-
-
-def _by_join_url(join_url: str) -> str:
-    # An OData string literal: a quote inside it is doubled.
-    literal = join_url.replace("'", "''")
-    return "/me/onlineMeetings?$filter=" + quote(f"JoinWebUrl eq '{literal}'", safe="")
-
-
-def _without_join_info(text: str) -> str:
-    return _JOIN_INFO.sub("", text).strip()
-
-
-def _utc(value: _Time | None) -> datetime | None:
-    if value is None:
-        return None
-    moment = value.dateTime
-    if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc)
-    if value.timeZone == "UTC":  # what was asked for
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.replace(tzinfo=ZoneInfo(iana(value.timeZone))).astimezone(timezone.utc)
-
-
-def _wall(moment: datetime, tz: str) -> dict[str, str]:
-    """Graph's dateTimeTimeZone: the wall-clock time in ``tz``, no offset."""
-    return {"dateTime": moment.astimezone(ZoneInfo(tz)).replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": tz}
-
-
-class OutlookCalendar:
+class OutlookCalendar(OutlookWrites):
     batch_size = MAX_BATCH
 
     def __init__(self, ctx: ProviderContext, connection: Connection) -> None:
@@ -409,153 +278,3 @@ class OutlookCalendar:
                 async for page in self._pages(f"{self.graph}{self.base}/events",
                                               {"$select": "id,transactionId", "$top": str(PAGE_SIZE)})
                 for i in page.value if local_id_of(i.transactionId)]
-
-    # -- writing -----------------------------------------------------------------------
-    async def _ensure_category(self) -> None:
-        """Our category in the user's master list, with the colour the settings ask
-        (needs MailboxSettings.ReadWrite; without it events still carry the category)."""
-        if self._category_checked or not self.categories:
-            return
-        self._category_checked = True
-        token = await self.connection.access_token()
-        url = f"{self.graph}/me/outlook/masterCategories"
-        try:
-            listed = (await self.ctx.call("GET", url, token=token, errors=graph_error)).json().get("value") or []
-            if not any((c.get("displayName") or "").lower() == CATEGORY.lower() for c in listed):
-                await self.ctx.call("POST", url, token=token, errors=graph_error,
-                                    json={"displayName": CATEGORY, "color": self.color})
-        except ProviderPermissionDenied:
-            pass
-
-    def _request(self, key: int, op: WriteOp, kind: str) -> dict[str, Any]:
-        if kind == "create":
-            body = {**self.to_graph(op.data), **self.online(op.data),  # type: ignore[arg-type]
-                    "transactionId": transaction_id(self.connection.id, op.event_id, op.version)}
-            return {"id": str(key), "method": "POST", "url": f"{self.base}/events",
-                    "headers": {"Content-Type": "application/json", "Prefer": UTC_PREFER}, "body": body}
-        url = f"/me/events/{quote(op.external_id or '', safe='')}"
-        if kind == "update":
-            return {"id": str(key), "method": "PATCH", "url": url,
-                    "headers": {"Content-Type": "application/json", "Prefer": UTC_PREFER}, "body": self.to_graph(op.data)}  # type: ignore[arg-type]
-        return {"id": str(key), "method": "DELETE", "url": url}
-
-    async def _send(self, requests: list[dict[str, Any]]) -> dict[str, _Reply]:
-        payload = msgspec.json.encode({"requests": requests})
-
-        async def once() -> dict[str, _Reply]:
-            token = await self.connection.access_token()
-            response = await self.ctx.call("POST", f"{self.graph}/$batch", token=token, content=payload, errors=graph_error,
-                                           headers={"Content-Type": "application/json"})
-            replies = {r.id: r for r in msgspec.json.decode(response.content, type=_Batch).responses}
-            missing = {r["id"] for r in requests} - set(replies)
-            for key in missing:  # unanswered: tried again like a transient failure
-                replies[key] = _Reply(id=key, status=503)
-            return replies
-
-        return await with_retries(once, attempts=ATTEMPTS)
-
-    async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        if any(op.kind != "delete" for op in ops):
-            await self._ensure_category()
-        kinds = {i: op.kind for i, op in enumerate(ops)}  # an update of a vanished event becomes a create
-
-        async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
-            replies = await self._send([self._request(i, ops[i], kinds[i]) for i in pending])
-            outcomes: dict[int, WriteResult | Again] = {}
-            for i in pending:
-                reply = replies[str(i)]
-                outcome = self._outcome(kinds[i], ops[i], reply)
-                if outcome == "recreate":
-                    kinds[i] = "create"
-                    outcome = Again()
-                outcomes[i] = outcome
-            return outcomes
-
-        done, unsettled = await settle_calls(list(range(len(ops))), round_trip, attempts=ATTEMPTS)
-        for i in unsettled:
-            done[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
-                                  error="Microsoft Graph kept throttling or failing this request; it is retried next sync")
-        made = [done[i] for i in range(len(ops)) if kinds[i] == "create" and done[i].ok and done[i].meeting]
-        if made:
-            await self._apply_options(made)  # type: ignore[arg-type]
-        return [done[i] for i in range(len(ops))]
-
-    # -- Teams meetings ----------------------------------------------------------------
-    async def _each(self, requests: list[dict[str, Any]]) -> list[_Reply | None]:
-        """Requests in $batch round trips, each sent again while throttled or failing
-        transiently: the final reply of each (None: it never settled)."""
-        async def round_trip(pending: list[int]) -> dict[int, _Reply | Again]:
-            replies = await self._send([{**requests[i], "id": str(i)} for i in pending])
-            out: dict[int, _Reply | Again] = {}
-            for i in pending:
-                reply = replies[str(i)]
-                if reply.status in (429, 500, 502, 503, 504):
-                    out[i] = Again(retry_after({k.lower(): v for k, v in reply.headers.items()}))
-                else:
-                    out[i] = reply
-            return out
-
-        done: dict[int, _Reply] = {}
-        for start in range(0, len(requests), MAX_BATCH):
-            chunk = list(range(start, min(start + MAX_BATCH, len(requests))))
-            settled, _ = await settle_calls(chunk, round_trip, attempts=ATTEMPTS)
-            done.update(settled)
-        return [done.get(i) for i in range(len(requests))]
-
-    async def _apply_options(self, results: list[WriteResult]) -> None:
-        """defaultMeetingSettings on the meetings just made. Graph reaches an event's
-        meeting only through its join URL (``/me/onlineMeetings?$filter=JoinWebUrl eq``),
-        then PATCHes it (both need OnlineMeetings.ReadWrite). A meeting whose options could
-        not be set stays, with Teams' defaults, and says so (``optionsApplied: false``):
-        the event itself was written."""
-        try:
-            found = await self._each([{"method": "GET", "url": _by_join_url(r.meeting["joinUrl"])}  # type: ignore[index]
-                                      for r in results])
-            ids = [((reply.body or {}).get("value") or [{}])[0].get("id") if reply and reply.status == 200 else None
-                   for reply in found]
-            for result, meeting_id in zip(results, ids):
-                result.meeting["id"] = meeting_id  # type: ignore[index]
-            targets = [(r, i) for r, i in zip(results, ids) if i]
-            options = self.meeting_options()
-            patched = await self._each([{
-                "method": "PATCH", "url": f"/me/onlineMeetings/{quote(meeting_id, safe='')}",
-                "headers": {"Content-Type": "application/json"}, "body": options,
-            } for _, meeting_id in targets])
-            for (result, _), reply in zip(targets, patched):
-                result.meeting["optionsApplied"] = reply is not None and 200 <= reply.status < 300  # type: ignore[index]
-        except InvalidCredentials:
-            raise  # the grant is dead: the run says reconnect
-        except ProviderError:
-            # The meetings exist; their options stay Teams' defaults (optionsApplied: false).
-            return
-
-    def _meeting(self, event: _Event) -> dict[str, Any] | None:
-        if not (event.isOnlineMeeting and event.onlineMeeting and event.onlineMeeting.joinUrl):
-            return None
-        return {"provider": "microsoft", "onlineMeetingProvider": "teamsForBusiness", "id": None,
-                "joinUrl": event.onlineMeeting.joinUrl, "conferenceId": event.onlineMeeting.conferenceId,
-                "optionsApplied": False}
-
-    def _outcome(self, kind: str, op: WriteOp, reply: _Reply) -> WriteResult | Again | str:
-        body = reply.body if isinstance(reply.body, dict) else {}
-        if 200 <= reply.status < 300:
-            if kind == "delete":
-                return WriteResult(ok=True, external_id=op.external_id)
-            event = msgspec.convert(body, _Event)
-            result = WriteResult(ok=True, external_id=event.id, etag=event.changeKey, updated=event.lastModifiedDateTime)
-            if kind == "create" and self.meetings:
-                meeting = self._meeting(event)
-                if meeting is not None:  # no Teams on this calendar: a plain event, nothing stored
-                    result.meeting = meeting
-            return result
-        if reply.status in (429, 500, 502, 503, 504):
-            headers = {k.lower(): v for k, v in reply.headers.items()}
-            return Again(retry_after(headers))
-        if reply.status == 404 and kind == "delete":
-            return WriteResult(ok=True, external_id=op.external_id)  # already gone
-        if reply.status == 404 and kind == "update":
-            return "recreate"
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        code = {401: "INVALID_CREDENTIALS", 403: "PERMISSION_DENIED"}.get(reply.status, "SYNC_FAILED")
-        return WriteResult(ok=False, error_code=code,
-                           error=f"Microsoft Graph answered {reply.status}: {error.get('message') or error.get('code') or 'no detail'}")

@@ -15,10 +15,11 @@ Shapes follow Microsoft's documentation and ``microsoft-graph-v1.0.csdl.xml``:
   ``x-ms-throttle-limit-percentage`` once past 80% of the app's limit.
 
 The Outlook calendar (events, ``calendarView/delta``, ``$batch``, master categories) is in
-``sandbox_outlook`` (the data), Teams (online meetings, channel messages) in
-``sandbox_teams``, ``sandbox_calls`` (one pipeline for direct and batched calls: faults,
-token, throttling, scopes) and ``sandbox_routes`` (routes, ``/_control/outlook`` and
-``/_control/teams``).
+``sandbox_outlook`` (the data) and ``sandbox_event_rules`` (what an event body may hold),
+Teams (online meetings, channel messages) in ``sandbox_teams``, ``sandbox_calls`` (one
+pipeline for direct and batched calls: faults, token, throttling, scopes),
+``sandbox_media`` (the OData media type, the errors injected statuses answer) and
+``sandbox_routes`` (routes, ``/_control/outlook`` and ``/_control/teams``).
 
 ``POST /_control/graph`` sets what a test needs beyond the shared controls:
 ``{"scopeFormat": "qualified"|"short", "throttle": {"limit", "windowSeconds"}|null,
@@ -53,6 +54,7 @@ from axhub.sandbox import (
 
 from .graph import GRAPH_RESOURCE, valid_tenant
 from .sandbox_calls import GraphApi, Throttle, route_of
+from .sandbox_media import GRAPH_FAULTS, ODATA_JSON
 from .sandbox_outlook import Outlook
 from .sandbox_routes import outlook_routes, teams_routes
 from .sandbox_teams import Teams
@@ -62,7 +64,6 @@ TENANT_ID = "b2c7a3e1-5d4f-4c8a-9e61-3f0d7a2b9c14"  # the sandbox's directory
 USER = dataclasses.replace(TEST_USER, id="4f6e1c2a-9b3d-4e8f-a7c5-1d2e3f4a5b6c")  # Graph ids are GUIDs
 OIDC = ("openid", "profile", "email", "offline_access")
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
-ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 CALENDARS = {
     "AAMkAGI2TGuLAAA=": {"name": "Calendar", "isDefaultCalendar": True, "canEdit": True, "isRemovable": False},
     "AAMkAGI2TGuLBBB=": {"name": "Formations", "isDefaultCalendar": False, "canEdit": True, "isRemovable": True},
@@ -141,17 +142,6 @@ def graph_error(status: int, code: str, message: str, request: Request | None = 
     )
 
 
-GRAPH_FAULTS = {
-    400: ("BadRequest", "Invalid request."),
-    401: ("InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
-    403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
-    404: ("ErrorItemNotFound", "The specified object was not found in the store."),
-    409: ("ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item."),
-    429: ("TooManyRequests", "Please retry again later."),
-    500: ("generalException", "General exception while processing."),
-    503: ("serviceNotAvailable", "Service unavailable"),
-    504: ("UnknownError", "Gateway Timeout"),
-}
 UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
                                        'client_id="00000003-0000-0000-c000-000000000000"'}
 

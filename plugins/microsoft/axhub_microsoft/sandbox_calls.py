@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from axhub.sandbox import Faults, OAuthServer
 
-from .sandbox_outlook import GraphFault, Outlook, bad, not_found
+from .sandbox_media import GRAPH_FAULTS
+from .sandbox_event_rules import GraphFault, bad, not_found
+from .sandbox_outlook import Outlook
 from .sandbox_teams import Teams
 
 MAX_BATCH = 20
@@ -142,8 +144,6 @@ class GraphApi:
         self.counters[name] += 1
         fault = self.faults.take(call.method, "/v1.0" + call.path, per_call=True)
         if fault is not None and fault.status:
-            from .sandbox import GRAPH_FAULTS
-
             code, message = GRAPH_FAULTS.get(fault.status, ("UnknownError", f"HTTP {fault.status}"))
             headers = {"Retry-After": "0.128"} if fault.status in (429, 503) else {}
             if fault.body is not None:

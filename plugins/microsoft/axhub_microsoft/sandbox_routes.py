@@ -15,8 +15,8 @@ from litestar.params import FromPath, JSONBody
 from axhub.sandbox import OAuthServer
 
 from .sandbox_calls import Call, GraphApi, Result
+from .sandbox_media import ODATA_JSON
 
-ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 
 
 def _base(request: Request) -> str:

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from .sandbox_outlook import GraphFault, bad, stamp
+from .sandbox_event_rules import GraphFault, bad, stamp
 
 TEAM_ID = "02bd9fd6-8f93-4758-87c3-1fb73740a315"
 GENERAL = "19:09fc54a3141a45d0bc769cf506d2e079@thread.tacv2"

@@ -18,22 +18,19 @@ from axhub import (
     Credentials,
     Endpoint,
     Grant,
-    InvalidCredentials,
     Notification,
     ProviderContext,
-    ProviderError,
     ProviderInfo,
     ProviderPermissionDenied,
-    QuotaExceeded,
-    RateLimited,
     UserInfo,
     hookimpl,
     oauth,
 )
-from axhub.http import api_limits, retry_after
-from axhub.provider import classify
+from axhub.http import api_limits
 
 from . import scopes
+from .errors import zoom_error
+from .meetings import ZoomMeetings
 from .settings import ZoomSettings
 
 __version__ = "0.1.0"
@@ -79,29 +76,6 @@ INFO = ProviderInfo(
     sandbox_client=("axhub-sandbox-zoom", "sandbox-secret-zoom"),
     docs_url="https://developers.zoom.us/docs/api/",
 )
-
-
-def zoom_error(response: httpx.Response) -> ProviderError | None:
-    """Zoom's API error body: ``{"code": 124, "message": "Invalid access token."}``.
-    A 429 is a spent daily quota when ``X-RateLimit-Type`` says ``Daily-limit`` (its
-    ``Retry-After`` is then a timestamp), else per-second throttling."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict) or "code" not in body:
-        return None
-    code, status = body.get("code"), response.status_code
-    message = str(body.get("message") or f"HTTP {status}")
-    if status == 429:
-        kind = response.headers.get("x-ratelimit-type") or "rate_limited"
-        error = QuotaExceeded if kind.lower().startswith("daily") else RateLimited
-        return error(message, reason=kind, status=status, retry_after=retry_after(response.headers))
-    if code == 124:  # invalid or expired access token
-        return InvalidCredentials(message, reason=str(code), status=status)
-    if code in (4700, 4711):  # the token lacks a scope the call needs (Zoom answers 400)
-        return ProviderPermissionDenied(message, reason=str(code), status=status)
-    return classify(response, str(code), message)
 
 
 def user_info(me: dict[str, Any]) -> UserInfo:
@@ -175,8 +149,6 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
 
 @hookimpl
 def sync(ctx: ProviderContext, connection: Connection):
-    from .meetings import ZoomMeetings
-
     return ZoomMeetings(ctx, connection)
 
 

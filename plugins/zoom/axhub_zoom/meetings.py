@@ -26,6 +26,7 @@ from axhub.retry import QuotaBreaker, with_retries
 from axhub.sync import FIELDS, EventData, FollowUp, LinkedEvent, WriteOp, WriteResult
 
 from . import attendance
+from .errors import zoom_error
 from .settings import ZoomSettings
 
 ATTEMPTS = 5
@@ -109,8 +110,6 @@ class ZoomMeetings:
 
     # -- calls -------------------------------------------------------------------------
     async def _once(self, method: str, path: str, **kwargs: Any):
-        from . import zoom_error
-
         async def call():
             token = await self.connection.access_token()
             return await self.ctx.call(method, f"{self.api}{path}", token=token, errors=zoom_error, **kwargs)

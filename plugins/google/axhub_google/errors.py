@@ -1,0 +1,27 @@
+"""How Google's error bodies become the hub's errors: throttling told apart from a
+permission fault, the reason and message kept."""
+
+from __future__ import annotations
+
+import httpx
+
+from axhub import ProviderError, RateLimited
+from axhub.http import retry_after
+from axhub.provider import classify
+
+
+def google_error(response: httpx.Response) -> ProviderError | None:
+    """Google's error body: ``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``.
+    403 ``rateLimitExceeded``/``userRateLimitExceeded`` is throttling, not a permission fault."""
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        return None
+    if not isinstance(error, dict):
+        return None
+    reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
+    reason = reasons[0] if reasons else error.get("status")
+    message = error.get("message") or f"HTTP {response.status_code}"
+    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
+    return classify(response, reason, message)
