@@ -1,6 +1,6 @@
-"""What the delivery routes do: the message log, replay, statistics, endpoint health and
-the signing secret. Every query is scoped to the caller's organisation through the
-integration (another organisation's is a 404)."""
+"""What the delivery routes do: the message log, replay, endpoint health and the signing
+secret (their figures are read by ``axhub.analytics.statistics``). Every query is scoped
+to the caller's organisation through the integration (another organisation's is a 404)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,8 @@ log = logging.getLogger("axhub.signals")
 KINDS = (
     "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated",
     "syncCompleted", "syncFailed", "integrationError",
-    # Sent by the scheduler (axhub/scheduler/jobs.py), each once (a dedupe key):
+    # Notices, each sent once (a dedupe key, runtime/once.py): by the scheduler's jobs
+    # (axhub/scheduler/reminders.py, reports.py) and after a sync run (axhub/sync/notices.py):
     "eventReminder", "attendanceAlert", "weeklyReport", "syncErrorNotification", "syncSuccessNotification",
 )
 _PENDING = "axhub.signals"
