@@ -123,13 +123,13 @@ class Hub:
 
     async def start(self, url: str) -> str:
         from axhub.auth import Identity
-        from axhub.integrations import service
+        from axhub.integrations import connect
         from axhub.integrations.schemas import ConnectIn
 
         await self.svc.db.upgrade()
         self.svc.worker.start()
         who = Identity(user_id="bench", org_id="bench", role="admin", name="Bench", email="bench@example.com")
-        out = await service.connect(self.svc, who, "webhooks", ConnectIn(settings={"webhooks": {"eventCreated": {
+        out = await connect.connect(self.svc, who, "webhooks", ConnectIn(settings={"webhooks": {"eventCreated": {
             "url": url, "retryPolicy": {"maxRetries": 20, "backoffMultiplier": 1.5}}}}))
         self.integration = out.integration_id
         return out.integration_id
