@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import ApiError
 from ..plugins import Hub, PluginManager
 from ..runtime.services import Services
+from ..sync.lock import close_orphans
 from ..validation import field_of
 from ..version import __version__
 from .oauth_return import oauth_return
@@ -89,6 +90,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         for record in svc.plugins.records.values():
             if record.status == "broken":
                 log.error("plugin %s is broken: %s", record.name, record.error)
+        # Runs a killed process left are closed before anything else starts a sync.
+        await close_orphans(svc)
         if svc.config.env.get("AXHUB_DELIVERY_WORKER", "1").lower() not in ("0", "false", "no", "off"):
             svc.worker.start()
         await svc.scheduler.start()

@@ -202,6 +202,7 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
 
     from ..api.wiring import build_services
+    from ..sync.lock import close_orphans
 
     _logging()
     config = Config.from_env()
@@ -215,6 +216,7 @@ def _worker(args: argparse.Namespace) -> int:
         try:
             if config.auto_migrate:
                 await svc.db.upgrade()
+            await close_orphans(svc)  # runs a killed process left, before its jobs start new ones
             await svc.scheduler.start(run_jobs=True)
             print(f"axhub worker ({svc.scheduler.store_kind} store) running scheduled jobs", flush=True)
             await stop.wait()

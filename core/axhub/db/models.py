@@ -200,6 +200,9 @@ class SyncState(Base):
     change_mark: Mapped[int | None] = mapped_column(Integer)
     lock_owner: Mapped[str | None] = mapped_column(String(64))
     lock_until: Mapped[datetime | None]
+    # The process holding the lock (axhub.runtime.node): a process that starts closes at
+    # once the runs of processes gone from its machine, without waiting for their lease.
+    lock_node: Mapped[str | None] = mapped_column(String(200))
     running_sync_id: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime]
 

@@ -1,17 +1,25 @@
 """The one-run-at-a-time lock of an integration's sync: a lease in ``sync_states``
 taken by one conditional UPDATE, renewed while the run goes, released with the run's
-final record; a lease whose holder died is taken over."""
+final record; a lease whose holder died is taken over, and a process that starts closes
+the runs of processes gone (``close_orphans``)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
 from ..db import EventChange, SyncRun, SyncState
+from ..runtime import node
 from ..runtime.services import Services
 from .options import FINISHED
+
+
+log = logging.getLogger("axhub.sync")
+
+INTERRUPTED = "interrupted: the process running it stopped"
 
 
 def now() -> datetime:
@@ -36,7 +44,7 @@ _NEWEST_CHANGE = (select(func.coalesce(func.max(_CHANGES.seq), 0))
 # duration comes from: no query of their own.
 _TAKE = (update(SyncState.__table__).where(_STATE.integration_id == bindparam("integration"))
          .values(lock_owner=bindparam("owner"), lock_until=bindparam("until"), running_sync_id=bindparam("owner"),
-                 updated_at=bindparam("at"))
+                 lock_node=bindparam("node"), updated_at=bindparam("at"))
          .returning(_STATE.cursor, _STATE.change_mark, _NEWEST_CHANGE.label("newest_change"),
                     _LAST_MS.label("last_ms")))
 _TAKE_FREE = _TAKE.where(_STATE.lock_until.is_(None))
@@ -55,7 +63,7 @@ async def acquire(svc: Services, integration_id: str, org_id: str, run_id: str) 
     lock whose holder stopped renewing it (its process died) is taken over, and that
     run is marked failed."""
     at = now()
-    take = {"integration": integration_id, "org": org_id, "owner": run_id, "at": at,
+    take = {"integration": integration_id, "org": org_id, "owner": run_id, "at": at, "node": node.identity(),
             "until": at + timedelta(seconds=svc.config.sync_lock_seconds)}
     # Every step is one statement, each atomic by itself.
     async with svc.db.connect() as s:
@@ -70,7 +78,7 @@ async def acquire(svc: Services, integration_id: str, org_id: str, run_id: str) 
         if state is None:  # the integration's first run
             await s.execute(svc.db.insert_ignoring(SyncState).values(
                 integration_id=integration_id, cursor=None, change_mark=None, lock_owner=None, lock_until=None,
-                running_sync_id=None, updated_at=at))
+                lock_node=None, running_sync_id=None, updated_at=at))
         # Expired: its holder stopped renewing it (its process died). Otherwise it was
         # released meanwhile, or the state row is new.
         expired = state is not None and state.lock_until is not None
@@ -80,11 +88,47 @@ async def acquire(svc: Services, integration_id: str, org_id: str, run_id: str) 
                                     .where(SyncState.integration_id == integration_id))).scalar()
             return held or "unknown", None
         if expired and state.running_sync_id:
-            await s.execute(update(SyncRun).where(SyncRun.id == state.running_sync_id,
-                                                  SyncRun.status.in_(("started", "running")))
-                            .values(status="failed", message="interrupted: the process running it stopped",
-                                    completed_at=at))
+            await s.execute(_interrupted(state.running_sync_id, at))
     return None, taken
+
+
+def _interrupted(run_id: str, at: datetime) -> Any:
+    return (update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(("started", "running")))
+            .values(status="failed", message=INTERRUPTED, completed_at=at))
+
+
+async def close_orphans(svc: Services) -> int:
+    """Close the runs nobody is running any more, at a process's start: each whose
+    process is gone from this machine (``runtime.node``), or whose lease lapsed (its
+    holder stopped renewing it, wherever it ran), is marked failed as interrupted and its
+    lock released, so that the next sync starts at once. A run a live process owns is
+    never touched: each release is conditional on the lock as it was read, lease
+    included. Returns how many were closed."""
+    at = now()
+    async with svc.db.connect() as s:
+        held = (await s.execute(select(SyncState.integration_id, SyncState.lock_owner, SyncState.lock_node,
+                                       SyncState.lock_until, SyncState.running_sync_id)
+                                .where(SyncState.lock_owner.is_not(None)))).all()
+    closed = 0
+    for lock in held:
+        free = update(SyncState).where(SyncState.integration_id == lock.integration_id,
+                                       SyncState.lock_owner == lock.lock_owner)
+        if lock.lock_until is not None and lock.lock_until < at:
+            free = free.where(SyncState.lock_until < at)  # a renewal meanwhile keeps it
+        elif node.gone(lock.lock_node):
+            free = free.where(SyncState.lock_node == lock.lock_node)
+        else:
+            continue
+        async with svc.db.session() as s, s.begin():
+            freed = await s.execute(free.values(lock_owner=None, lock_until=None, lock_node=None, running_sync_id=None,
+                                                updated_at=at))
+            if freed.rowcount == 1 and lock.running_sync_id:
+                await s.execute(_interrupted(lock.running_sync_id, at))
+        if freed.rowcount:
+            closed += 1
+            log.warning("sync %s of %s closed as interrupted: the process running it stopped",
+                        lock.running_sync_id, lock.integration_id)
+    return closed
 
 
 async def renew(svc: Services, integration_id: str, run_id: str) -> None:
@@ -95,7 +139,8 @@ async def renew(svc: Services, integration_id: str, run_id: str) -> None:
 
 def release_statement(integration_id: str, run_id: str, **state: Any) -> Any:
     return (update(SyncState).where(SyncState.integration_id == integration_id, SyncState.lock_owner == run_id)
-            .values({"updated_at": now(), **state, "lock_owner": None, "lock_until": None, "running_sync_id": None}))
+            .values({"updated_at": now(), **state, "lock_owner": None, "lock_until": None, "lock_node": None,
+                     "running_sync_id": None}))
 
 
 async def release(svc: Services, integration_id: str, run_id: str) -> None:

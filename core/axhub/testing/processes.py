@@ -124,14 +124,15 @@ def sync_status(api: httpx.Client, integration: str, sync_id: str) -> dict[str, 
 
 
 def run_to_end(api: httpx.Client, integration: str, timeout: float = 120) -> dict[str, Any]:
-    """Start a sync once the lock of a killed run has lapsed (409 until then) and wait
-    for it to finish: its status ``data``."""
+    """Start a sync once the integration's lock is free (409 while a run holds it: a
+    scheduled one, or a killed run's until the lock is freed) and wait for it to
+    finish: its status ``data``."""
     deadline = time.monotonic() + timeout
     while True:
         response = api.post(f"/api/integrations/{integration}/sync", json={})
         if response.status_code == 202:
             break
-        assert response.status_code == 409, response.text  # the dead run's lease has to lapse first
+        assert response.status_code == 409, response.text
         assert time.monotonic() < deadline
         time.sleep(0.3)
     sync_id = response.json()["data"]["syncId"]

@@ -5,18 +5,11 @@ and Graph's error (``GraphFault``) for anything else."""
 from __future__ import annotations
 
 import html
-import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
-TAGS = re.compile(r"<[^>]+>")
-BREAK = re.compile(r"<br\s*/?>", re.I)
-DEFAULT_PAGE = 10
-MAX_PAGE = 1000
-SNAPSHOTS = 256
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Windows zone names Graph accepts beside IANA ones (the few a test meets).
 WINDOWS_ZONES = {
     "UTC": "UTC", "GMT Standard Time": "Europe/London", "Romance Standard Time": "Europe/Paris",

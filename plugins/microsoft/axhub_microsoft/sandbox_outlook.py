@@ -26,17 +26,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import secrets
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from .sandbox_event_rules import (
-    BREAK,
     CATEGORY_COLORS,
-    EPOCH,
-    SNAPSHOTS,
-    TAGS,
     GraphFault,
     bad,
     check,
@@ -46,6 +43,14 @@ from .sandbox_event_rules import (
     wall,
     with_join_info,
 )
+
+# Bodies read back as text (Prefer: outlook.body-content-type="text") lose their tags; a <br> becomes a newline.
+_TAGS = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+DEFAULT_PAGE = 10
+MAX_PAGE = 1000
+SNAPSHOTS = 256
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _b64(text: str) -> str:
@@ -198,8 +203,8 @@ class Outlook:
         name = tz or "UTC"
         out = {**event, "start": wall(stored.start, name), "end": wall(stored.end, name)}
         if self.as_text and event["body"]["contentType"] == "html":
-            text = BREAK.sub("\n", event["body"]["content"])
-            out["body"] = {"contentType": "text", "content": html.unescape(TAGS.sub("", text)).strip()}
+            text = _BREAK.sub("\n", event["body"]["content"])
+            out["body"] = {"contentType": "text", "content": html.unescape(_TAGS.sub("", text)).strip()}
         return out
 
     def listing(self, calendar: str, tz: str | None, keep: Callable[[Stored], bool] | None = None) -> list[dict[str, Any]]:
