@@ -31,7 +31,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..db import SyncLink
+from ..db import SyncLink, SyncRun
 from .adapter import FIELDS, AttendanceRecord, CalendarAdapter, EventData
 from .follow_up import FollowingUp, FollowUpRecorder
 from .options import INBOUND, OUTBOUND, SyncOptions
@@ -44,7 +44,9 @@ __all__ = ["Engine", "Plan", "SyncOptions"]
 
 class Engine(Reading, Planning, Writing, FollowingUp):
     """One run of the engine over one integration. ``progress`` is called with counters
-    as the run goes, ``heartbeat`` keeps the run's lock alive."""
+    as the run goes, ``heartbeat`` keeps the run's lock alive; with ``run_id``, every
+    transaction that saves events or links also writes the run's statistics as they
+    stand once it commits, so the live status counts exactly what is saved."""
 
     def __init__(
         self,
@@ -59,8 +61,10 @@ class Engine(Reading, Planning, Writing, FollowingUp):
         heartbeat: Callable[[], Any] | None = None,
         source: str = "external",
         attendance: Callable[[str, list[AttendanceRecord]], Any] | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.db = db
+        self.run_id = run_id
         self.integration_id = integration_id
         self.org_id = org_id
         self.adapter = adapter
@@ -111,9 +115,20 @@ class Engine(Reading, Planning, Writing, FollowingUp):
         if self.progress is not None:
             await self.progress(self.summary())
 
-    def summary(self) -> dict[str, Any]:
-        """The run's statistics: what was written, or for a dry run what would be."""
-        s = Counter(self.stats)
+    def saved_statistics(self, **counts: int) -> tuple[Any, tuple[str, ...], list[dict[str, Any]]]:
+        """The run's statistics as they stand once the transaction under way commits
+        (``counts`` more), as an ``update_many`` group on the run's record, for that
+        transaction to write: no group rows without a run id."""
+        if self.run_id is None:
+            return SyncRun.__table__, ("id",), []
+        stats = Counter(self.stats)
+        stats.update(counts)
+        return SyncRun.__table__, ("id",), [{"id": self.run_id, "statistics": self.summary(stats)}]
+
+    def summary(self, counted: Counter[str] | None = None) -> dict[str, Any]:
+        """The run's statistics: what was written, or for a dry run what would be
+        (``counted``: other counters than the run's own, see ``saved_statistics``)."""
+        s = Counter(self.stats if counted is None else counted)
         if self.options.dry_run:
             plan = self.plan
             s.update(inbound_created=len(plan.inbound_create), inbound_updated=len(plan.inbound_update),

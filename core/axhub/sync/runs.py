@@ -120,7 +120,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
     try:
         adapter = await svc.hub.call(row.provider, "sync", connection=connection(svc, row))
         engine = Engine(svc.db, integration_id=row.id, org_id=row.org_id, adapter=adapter, options=options, state=state,
-                        progress=progress, heartbeat=heartbeat, source=row.provider,
+                        progress=progress, heartbeat=heartbeat, source=row.provider, run_id=run_id,
                         attendance=functools.partial(record_from_provider, svc, row.org_id, source=row.provider))
         result = await engine.run()
         plan = result["plan"]

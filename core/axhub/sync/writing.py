@@ -38,6 +38,7 @@ class Writing:
             async with self.db.session() as s, s.begin():
                 await self.db.insert_many(s, Event.__table__, rows)
                 await self.db.insert_many(s, SyncLink.__table__, links)
+                await self.db.update_many(s, self.saved_statistics(inbound_created=len(chunk)))
             await self._tick(inbound_created=len(chunk))
 
     async def _write_local(self) -> None:
@@ -57,8 +58,10 @@ class Writing:
                 else:
                     links.append(self._link(event.id, item, version, now))
             # The events, and the links that stay (only what they remember moves).
+            counts = {"inbound_updated": len(plan.inbound_update), "inbound_deleted": len(plan.inbound_delete)}
             updates = ((Event.__table__, ("id", "org_id"), changes),
-                       (SyncLink.__table__, ("integration_id", "event_id"), kept))
+                       (SyncLink.__table__, ("integration_id", "event_id"), kept),
+                       self.saved_statistics(**counts))
             if links or plan.inbound_delete or plan.relink or plan.unlink:
                 async with self.db.session() as s, s.begin():
                     await self.db.update_many(s, *updates)
@@ -74,7 +77,7 @@ class Writing:
                                                                self.db.among(SyncLink.event_id, plan.unlink)))
             else:  # an incremental run's usual write: edits only
                 await self.db.update_many_alone(*updates)
-            await self._tick(inbound_updated=len(plan.inbound_update), inbound_deleted=len(plan.inbound_delete))
+            await self._tick(**counts)
 
     def _link(self, event_id: str, item: RemoteEvent | WriteResult, version: int, now: datetime) -> dict[str, Any]:
         return {"integration_id": self.integration_id, "event_id": event_id, "external_id": item.external_id,
@@ -125,11 +128,11 @@ class Writing:
             moved = [l for op, l in links if op.kind != "create"]
             async with saving:
                 try:
-                    await self._save_outbound(gone, created, moved, meetings)
+                    await self._save_outbound(gone, created, moved, meetings, counts)
                 except IntegrityError:
                     # A created event whose external id something still holds (a leftover
                     # of a crashed run): the general path moves the link.
-                    await self._save_outbound(gone, [], created + moved, meetings)
+                    await self._save_outbound(gone, [], created + moved, meetings, counts)
                 await self._tick(**counts)
 
         tasks = [asyncio.ensure_future(one(batch)) for batch in batches]
@@ -142,11 +145,12 @@ class Writing:
             raise
 
     async def _save_outbound(self, gone: list[str], created: list[dict], moved: list[dict],
-                             meetings: Sequence[dict] = ()) -> None:
+                             meetings: Sequence[dict] = (), counts: Counter[str] | None = None) -> None:
         async with self.db.session() as s, s.begin():
             # The provider's meeting on the event, with its link: not an edit of the
             # event (no new version, no change logged, nothing to sync back).
-            await self.db.update_many(s, (Event.__table__, ("id", "org_id"), list(meetings)))
+            await self.db.update_many(s, (Event.__table__, ("id", "org_id"), list(meetings)),
+                                      self.saved_statistics(**(counts or {})))
             if gone:
                 await s.execute(delete(SyncLink).where(SyncLink.integration_id == self.integration_id,
                                                        self.db.among(SyncLink.event_id, gone)))

@@ -4,8 +4,8 @@ nothing: a drill any calendar plugin's tests can run against its sandbox.
 The sandbox runs in its own process (``axhub sandbox``) so that it outlives the hub;
 the hub (``axhub serve``) is killed while its initial sync pushes local events in
 batches and started again. The new process closes the interrupted run at its start (it
-reads failed, interrupted, at once, though its lease has long to run), and a new run
-does the rest to the end.
+reads failed, interrupted, at once, though its lease has long to run, its statistics
+counting exactly what it saved), and a new run does the rest to the end.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def kill_mid_push(drill: Drill, database_url: str, data_dir: Path, *, remote: in
         assert (interrupted["status"], interrupted.get("message")) == ("failed", "interrupted: the process running it stopped")
         pushed = len(drill.titles(control))
         assert remote <= pushed < remote + local, pushed  # the kill landed in the middle of the pushes
+        # The run's statistics count what was saved, as it was saved: every link the
+        # killed run left is in its figures, and nothing more.
+        linked = api.get(f"/api/integrations/{integration}").json()["data"]["statistics"]["eventsSynced"]
+        counted = interrupted["statistics"]
+        assert (counted["inbound"]["created"], counted["outbound"]["created"]) == (remote, linked - remote), counted
         final = run_to_end(api, integration)
         assert final["status"] == "completed", (final.get("message"), final.get("errors"))
         assert api.get("/api/events", params={"limit": 1}).json()["meta"]["total"] == remote + local
