@@ -260,12 +260,14 @@ class GoogleCalendar:
     async def write(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         kinds = {i: op.kind for i, op in enumerate(ops)}  # an update of a vanished event becomes a create
         read_back: dict[int, WriteResult] = {}
+        last: dict[int, batch.Reply] = {}
 
         async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
             calls = [self._call(WriteOp(kinds[i], ops[i].event_id, ops[i].external_id, ops[i].data, ops[i].version))
                      for i in pending]
             outcomes: dict[int, WriteResult | Again] = {}
             for i, call, reply in zip(pending, calls, await self._send(calls), strict=True):
+                last[i] = reply
                 outcome = self._outcome(kinds[i], call, reply)
                 if outcome == "retry":
                     outcomes[i] = Again(retry_after(reply.headers))
@@ -280,9 +282,9 @@ class GoogleCalendar:
 
         done, unsettled = await settle_calls(list(range(len(ops))), round_trip, attempts=ATTEMPTS)
         results: list[WriteResult | None] = [done.get(i) for i in range(len(ops))]
-        for i in unsettled:
-            results[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
-                                     error="Google kept throttling or failing this call; it is retried next sync")
+        for i in unsettled:  # the code of Google's last answer: throttled, or failing
+            results[i] = WriteResult(ok=False, error_code=_code(last[i]),
+                                     error=f"Google kept answering {last[i].status} to this call; it is retried next sync")
         if read_back:
             await self._read_back(list(read_back.items()), results)
         return [r for r in results if r is not None]
@@ -294,28 +296,64 @@ class GoogleCalendar:
             return WriteResult(ok=True, external_id=body.get("id") or call.path.rsplit("/", 1)[-1],
                                etag=body.get("etag"),
                                updated=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None)
-        reason, message = _error_reason(reply.body)
-        if reply.status in (429, 500, 502, 503, 504) or (reply.status == 403 and reason in THROTTLED):
+        if _transient(reply):
             return "retry"
+        reason, message = _error_reason(reply.body)
         if kind == "delete" and reply.status in (404, 410):
             return WriteResult(ok=True, external_id=call.path.rsplit("/", 1)[-1])  # already gone
         if kind == "update" and reply.status in (404, 410):
             return "recreate"
         if kind == "create" and reply.status == 409:
             return "read"  # ours already: a create retried after a crash
-        code = {401: "INVALID_CREDENTIALS", 403: "PERMISSION_DENIED"}.get(reply.status, "SYNC_FAILED")
-        return WriteResult(ok=False, error_code=code, error=f"Google answered {reply.status}: {message or reason}")
+        return WriteResult(ok=False, error_code=_code(reply), error=f"Google answered {reply.status}: {message or reason}")
 
     async def _read_back(self, items: list[tuple[int, WriteResult | None]], results: list) -> None:
+        """Our events Google holds already (a retried create answered 409), read back for
+        their etag. Each read goes through the run's retry policy like any other call:
+        throttled or failing transiently, it goes again; one that never settles keeps the
+        code of Google's last answer."""
         base = f"/calendar/v3/calendars/{self.calendar}/events"
-        calls = [batch.Call("GET", f"{base}/{quote(r.external_id or '', safe='')}") for _, r in items]
-        for start in range(0, len(calls), batch.MAX_CALLS):
-            chunk = calls[start:start + batch.MAX_CALLS]
-            for (i, result), reply in zip(items[start:start + batch.MAX_CALLS], await self._send(chunk)):
-                if reply.status == 200 and isinstance(reply.body, dict):
-                    remote = self.from_google(reply.body)
-                    results[i] = WriteResult(ok=True, external_id=remote.external_id, etag=remote.etag, updated=remote.updated)
-                else:
-                    results[i] = WriteResult(ok=False, error_code="SYNC_FAILED",
-                                             error=f"Google holds the event but answered {reply.status} reading it")
+        ids = {i: r.external_id or "" for i, r in items if r is not None}
+        last: dict[int, batch.Reply] = {}
 
+        async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
+            outcomes: dict[int, WriteResult | Again] = {}
+            for start in range(0, len(pending), batch.MAX_CALLS):
+                chunk = pending[start:start + batch.MAX_CALLS]
+                calls = [batch.Call("GET", f"{base}/{quote(ids[i], safe='')}") for i in chunk]
+                for i, reply in zip(chunk, await self._send(calls), strict=True):
+                    last[i] = reply
+                    if reply.status == 200 and isinstance(reply.body, dict):
+                        remote = self.from_google(reply.body)
+                        outcomes[i] = WriteResult(ok=True, external_id=remote.external_id, etag=remote.etag,
+                                                  updated=remote.updated)
+                    elif _transient(reply):
+                        outcomes[i] = Again(retry_after(reply.headers))
+                    else:
+                        outcomes[i] = WriteResult(ok=False, error_code=_code(reply),
+                                                  error=f"Google holds the event but answered {reply.status} reading it")
+            return outcomes
+
+        done, unsettled = await settle_calls(list(ids), round_trip, attempts=ATTEMPTS)
+        for i, result in done.items():
+            results[i] = result
+        for i in unsettled:
+            results[i] = WriteResult(ok=False, error_code=_code(last[i]),
+                                     error=f"Google holds the event but kept answering {last[i].status} reading it; "
+                                           "it is linked next sync")
+
+
+def _transient(reply: batch.Reply) -> bool:
+    """Throttled or failing for now: a call to send again."""
+    reason, _ = _error_reason(reply.body)
+    return reply.status in (429, 500, 502, 503, 504) or (reply.status == 403 and reason in THROTTLED)
+
+
+def _code(reply: batch.Reply) -> str:
+    """The spec's code for Google's answer to a call that did not succeed."""
+    reason, _ = _error_reason(reply.body)
+    if reason == "quotaExceeded":
+        return "API_QUOTA_EXCEEDED"
+    if reply.status == 429 or (reply.status == 403 and reason in THROTTLED):
+        return "RATE_LIMIT_EXCEEDED"
+    return {401: "INVALID_CREDENTIALS", 403: "PERMISSION_DENIED"}.get(reply.status, "SYNC_FAILED")

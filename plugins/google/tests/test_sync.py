@@ -185,7 +185,8 @@ def test_throttling_is_retried_with_backoff_and_converges(hub, cal):
         cal.control.delete("/_control/chaos")
         assert run["status"] in ("completed", "partial")
         if run["status"] == "partial":  # what Google kept refusing goes out next time
-            assert {e["code"] for e in run["errors"]} <= {"RATE_LIMIT_EXCEEDED"}
+            # Each keeps the code of the last answer: throttled, or failing (500, 503).
+            assert {e["code"] for e in run["errors"]} <= {"RATE_LIMIT_EXCEEDED", "SYNC_FAILED"}
             sync(api, integration)
         assert len(cal.events()) == 60 and len({e["summary"] for e in cal.events()}) == 60
 
@@ -307,3 +308,47 @@ def test_changing_the_filters_reconsiders_every_event(hub, cal):
         assert [e["summary"] for e in cal.events()] == ["A meeting"]
 
 
+
+
+def test_a_create_that_landed_is_read_back_through_throttling(make_hub):
+    """A batch whose answer never came back (the hub timed out) had landed: the retried
+    create meets 409 and the event is read back — and that read, throttled, is retried
+    like any call of the run instead of failing the event."""
+    hub = make_hub({"AXHUB_PLUGINS": "google", "AXHUB_PROVIDER_TIMEOUT": "1"})
+    cal = Calendar(hub)
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "Landed")
+        # The batch hangs just past the hub's timeout, then is applied all the same; the
+        # hub's retry (after its backoff) finds the event there already.
+        cal.control.post("/_control/faults", json={"path": "/calendar/v3/calendars/primary/events", "method": "POST",
+                                                   "status": 0, "delay": 1.05, "count": 1})
+        cal.control.post("/_control/faults", json={"path": "/calendar/v3/calendars/primary/events/", "method": "GET",
+                                                   "status": 429, "headers": {"Retry-After": "0"}, "count": 1})
+        run = sync(api, integration)
+        counters = cal.stats()["counters"]
+        assert counters.get("events.get", 0) >= 1, counters  # the read-back happened
+        assert run["status"] == "completed", run["errors"]
+        assert run["statistics"]["outbound"]["created"] == 1
+        assert [e["summary"] for e in cal.events()] == ["Landed"]
+        assert sync(api, integration)["statistics"]["eventsCreated"] == 0  # linked: nothing again
+
+
+def test_a_read_back_throttled_to_the_end_keeps_the_throttling_code_and_links_next_time(make_hub):
+    hub = make_hub({"AXHUB_PLUGINS": "google", "AXHUB_PROVIDER_TIMEOUT": "1"})
+    cal = Calendar(hub)
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        new_event(api, "Landed")
+        cal.control.post("/_control/faults", json={"path": "/calendar/v3/calendars/primary/events", "method": "POST",
+                                                   "status": 0, "delay": 1.05, "count": 1})
+        throttled = {"path": "/calendar/v3/calendars/primary/events/", "method": "GET", "status": 429,
+                     "headers": {"Retry-After": "0.01"}, "count": 100}
+        cal.control.post("/_control/faults", json=throttled)
+        run = sync(api, integration)
+        assert run["status"] == "partial"
+        assert [(e["code"], e["action"]) for e in run["errors"]] == [("RATE_LIMIT_EXCEEDED", "create")], run["errors"]
+        cal.control.delete("/_control/faults")
+        again = sync(api, integration)
+        assert again["status"] == "completed" and again["statistics"]["eventsCreated"] == 0
+        assert [e["summary"] for e in cal.events()] == ["Landed"]
