@@ -69,12 +69,14 @@ class OutlookWrites:
         if any(op.kind != "delete" for op in ops):
             await self._ensure_category()
         kinds = {i: op.kind for i, op in enumerate(ops)}  # an update of a vanished event becomes a create
+        last: dict[int, int] = {}  # the status of Graph's latest answer to each op, for the code of an unsettled one
 
         async def round_trip(pending: list[int]) -> dict[int, WriteResult | Again]:
             replies = await self._send([self._request(i, ops[i], kinds[i]) for i in pending])
             outcomes: dict[int, WriteResult | Again] = {}
             for i in pending:
                 reply = replies[str(i)]
+                last[i] = reply.status
                 outcome = self._outcome(kinds[i], ops[i], reply)
                 if outcome == "recreate":
                     kinds[i] = "create"
@@ -84,8 +86,10 @@ class OutlookWrites:
 
         done, unsettled = await settle_calls(list(range(len(ops))), round_trip, attempts=ATTEMPTS)
         for i in unsettled:
-            done[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED",
-                                  error="Microsoft Graph kept throttling or failing this request; it is retried next sync")
+            throttled = last.get(i) == 429
+            done[i] = WriteResult(ok=False, error_code="RATE_LIMIT_EXCEEDED" if throttled else "SYNC_FAILED",
+                                  error=f"Microsoft Graph kept answering {last.get(i, 503)} to this request; "
+                                        "it is retried next sync")
         made = [done[i] for i in range(len(ops)) if kinds[i] == "create" and done[i].ok and done[i].meeting]
         if made:
             await self._apply_options(made)  # type: ignore[arg-type]
