@@ -216,9 +216,19 @@ class Database:
 
 async def _driver(bind: AsyncSession | AsyncConnection) -> Any:
     """The driver's own connection (asyncpg, aiosqlite) under a session's transaction
-    or a Core connection."""
+    or a Core connection.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, just before its own first
+    statement: a statement sent to the driver before any other would run outside the
+    transaction, committed at once, and a crash before the transaction's COMMIT would
+    leave it alone (a run's statistics without the links they count). So the
+    transaction is begun here first. (sqlite3 begins one itself before any write.)"""
     connection = bind if isinstance(bind, AsyncConnection) else await bind.connection()
-    return (await connection.get_raw_connection()).driver_connection
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if connection.in_transaction() and getattr(adapted, "_transaction", False) is None:
+        await adapted._start_transaction()
+    return raw.driver_connection
 
 
 def _as_text(value: Any) -> str | None:
