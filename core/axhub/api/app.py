@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED
+from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from ..auth import Identity, verify_token
 from ..config import Config
@@ -23,6 +23,7 @@ from ..runtime.services import Services
 from ..sync.lock import close_orphans
 from ..validation import field_of
 from ..version import __version__
+from .guards import MAX_BODY, check_body
 from .oauth_return import oauth_return
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
@@ -63,9 +64,13 @@ def _http(_: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException):
         return _envelope(ApiError("UNAUTHORIZED", str(exc.detail)))
     if exc.status_code == HTTP_405_METHOD_NOT_ALLOWED:
-        return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail)))
-    code = "VALIDATION_ERROR" if exc.status_code == 400 else "INTERNAL_ERROR"
-    return _envelope(ApiError(code, str(exc.detail), status=exc.status_code))
+        return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail), headers=exc.headers))
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {MAX_BODY // 1024 // 1024} MiB"))
+    if exc.status_code < 500:
+        # Litestar's own client errors (a bad Content-Length, …): the caller's fault.
+        return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail), status=exc.status_code, headers=exc.headers))
+    return _envelope(ApiError("INTERNAL_ERROR", str(exc.detail), status=exc.status_code))
 
 
 def _internal(request: Request, exc: Exception) -> Response:
@@ -114,6 +119,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             HTTPException: _http,
             Exception: _internal,
         },
+        before_request=check_body,
+        request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         state=State({"services": svc}),
         openapi_config=OpenAPIConfig(

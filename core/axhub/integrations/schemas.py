@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -91,8 +91,8 @@ class ConnectResponse(Wire, kw_only=True):
 
 
 class CallbackIn(Wire, forbid_unknown_fields=True):
-    code: str
-    state: str
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    state: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
 class InitialSync(Wire, omit_defaults=True):

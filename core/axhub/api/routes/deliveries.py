@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import errors
-from ...wire import Meta, Wire
+from ...wire import Meta, PageNumber, PageSize, Wire
 from ...analytics.statistics import delivery_statistics, empty_delivery_statistics
 from ...auth import Identity, require_role
 from ...errors import validation_error
@@ -79,8 +79,8 @@ class DeliveriesController(Controller):
         self, services: Svc, identity: Who, integration_id: FromPath[str],
         status: Annotated[str | None, QueryParameter(description="pending, delivered, failed")] = None,
         kind: Annotated[str | None, QueryParameter(description="eventCreated, attendanceUpdated, …")] = None,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        page: PageNumber = 1,
+        limit: PageSize = 50,
     ) -> MessageList:
         require_role(identity, "manager")
         data, meta = await service.messages(services, identity, integration_id, status, kind, page, limit)

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import errors
+from ...wire import PageNumber, PageSize
 from ...auth import Identity, require_role
 from ...runtime.services import Services
 from ...events import schemas as s
@@ -30,8 +31,8 @@ class EventsController(Controller):
         start: Annotated[str | None, QueryParameter(description="ISO 8601; events ending after it")] = None,
         end: Annotated[str | None, QueryParameter(description="ISO 8601; events starting before it")] = None,
         type_: Annotated[str | None, QueryParameter(name="type")] = None,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        page: PageNumber = 1,
+        limit: PageSize = 50,
     ) -> s.EventList:
         data, meta = await service.list_events(services, identity, start, end, type_, page, limit)
         return s.EventList(data=data, meta=meta)

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import errors
-from ...wire import Wire
+from ...wire import PageNumber, PageSize, Wire
 from ...auth import Identity, require_role
 from ...integrations.service import get_owned
 from ...runtime.services import Services
@@ -62,8 +62,8 @@ class SyncController(Controller):
         services: Svc,
         identity: Who,
         integration_id: FromPath[str],
-        limit: Annotated[int, QueryParameter(description="entries per page (default 50)")] = 50,
-        page: Annotated[int, QueryParameter()] = 1,
+        limit: PageSize = 50,
+        page: PageNumber = 1,
         status: Annotated[str | None, QueryParameter(description="success, error, partial")] = None,
         start_date: Annotated[str | None, QueryParameter(name="startDate")] = None,
         end_date: Annotated[str | None, QueryParameter(name="endDate")] = None,

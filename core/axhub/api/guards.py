@@ -1,0 +1,53 @@
+"""What every API request must be before a handler reads it: a JSON body that is JSON,
+no deeper than :data:`MAX_DEPTH`, no larger than :data:`MAX_BODY`.
+
+msgspec decodes recursively, so a body of 100,000 nested arrays would exhaust Python's
+stack inside the decoder; the depth is measured first, on the bytes, without decoding.
+"""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Request
+
+from ..errors import ApiError
+
+MAX_BODY = 1024 * 1024  # 1 MiB: a settings or event body is a few KB; webhooks' payloads are built by the hub
+MAX_DEPTH = 32  # the deepest body the spec describes (settings.filters…) is five levels
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but the brackets, to delete
+_JSON = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
+
+
+def depth(body: bytes) -> int:
+    """How deeply a JSON text nests its arrays and objects (brackets in strings ignored)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return 0  # cannot be too deep: the common case costs two counts
+    brackets = _STRINGS.sub(b"", body).translate(None, _BRACKETS)
+    level = deepest = 0
+    for byte in brackets:
+        level += 1 if byte in b"[{" else -1
+        deepest = max(deepest, level)
+    return deepest
+
+
+def is_json(content_type: str) -> bool:
+    return bool(_JSON.match(content_type.split(";", 1)[0].strip().lower()))
+
+
+async def check_body(request: Request) -> None:
+    """A ``before_request`` hook: 415 for a non-JSON body, 400 for one nested too deeply.
+    Litestar itself answers 413 past ``request_max_body_size``."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.url.path.startswith("/api/"):
+        return
+    body = await request.body()  # cached: the handler's decoding reads the same bytes
+    if not body:
+        return
+    content_type = request.headers.get("content-type", "")
+    if not is_json(content_type):
+        raise ApiError("UNSUPPORTED_MEDIA_TYPE",
+                       f"the body must be JSON (Content-Type: application/json), not {content_type or 'untyped'}",
+                       field="body")
+    if depth(body) > MAX_DEPTH:
+        raise ApiError("VALIDATION_ERROR", f"body: nested more than {MAX_DEPTH} levels deep", field="body")
