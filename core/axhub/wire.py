@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.params import QueryParameter
+
+from .errors import CODES
 
 
 class Wire(msgspec.Struct, rename="camel"):
     """camelCase on the wire, as the spec."""
 
 
+# The spec's error codes and the hub's own, as an enum in the OpenAPI.
+ErrorCode = Literal[tuple(CODES)]  # type: ignore[valid-type]
+
+
 class ErrorBody(Wire, omit_defaults=True):
-    code: str
+    code: ErrorCode
     message: str
     field: str | None = None
     details: dict[str, Any] | None = None

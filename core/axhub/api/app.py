@@ -25,6 +25,7 @@ from ..validation import field_of
 from ..version import __version__
 from .guards import MAX_BODY, check_body
 from .oauth_return import oauth_return
+from .schema_viewer import assets, viewer
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
@@ -106,7 +107,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             await svc.aclose()
 
     route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
-                                 AnalyticsController, OrganizationController, oauth_return]
+                                 AnalyticsController, OrganizationController, oauth_return, assets()]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 
@@ -127,6 +128,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             title="axhub — Attendance-X Integrations API",
             version=__version__,
             path="/schema",
+            render_plugins=[viewer()],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),

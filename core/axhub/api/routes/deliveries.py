@@ -98,7 +98,7 @@ class DeliveriesController(Controller):
         return MessageResponse(data=await service.resend(services, identity, integration_id, message_id))
 
     @post("/recover", status_code=202, summary="Send again every failed message created since a time",
-          responses=errors(400, 401, 403, 404))
+          responses=errors(400, 401, 403, 404, body=True))
     async def recover(self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[RecoverIn]) -> RecoverResponse:
         require_role(identity, "manager")
         since = _aware(data.since, "since")

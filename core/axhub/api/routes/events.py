@@ -37,7 +37,7 @@ class EventsController(Controller):
         data, meta = await service.list_events(services, identity, start, end, type_, page, limit)
         return s.EventList(data=data, meta=meta)
 
-    @post("/", status_code=201, summary="Create an event", responses=errors(400, 401, 403))
+    @post("/", status_code=201, summary="Create an event", responses=errors(400, 401, 403, body=True))
     async def create(self, services: Svc, identity: Who, data: JSONBody[s.EventIn]) -> s.EventResponse:
         require_role(identity, "manager")
         return s.EventResponse(data=await service.create(services, identity, data))
@@ -46,12 +46,12 @@ class EventsController(Controller):
     async def get_event(self, services: Svc, identity: Who, event_id: FromPath[str]) -> s.EventResponse:
         return s.EventResponse(data=service.view(await service.get_owned(services, identity, event_id)))
 
-    @patch("/{event_id:str}", summary="Change some of an event's fields", responses=errors(400, 401, 403, 404))
+    @patch("/{event_id:str}", summary="Change some of an event's fields", responses=errors(400, 401, 403, 404, body=True))
     async def patch_event(self, services: Svc, identity: Who, event_id: FromPath[str], data: JSONBody[s.EventPatch]) -> s.EventResponse:
         require_role(identity, "manager")
         return s.EventResponse(data=await service.update_event(services, identity, event_id, data))
 
-    @put("/{event_id:str}", summary="Update an event (fields not given are kept)", responses=errors(400, 401, 403, 404))
+    @put("/{event_id:str}", summary="Update an event (fields not given are kept)", responses=errors(400, 401, 403, 404, body=True))
     async def put_event(self, services: Svc, identity: Who, event_id: FromPath[str], data: JSONBody[s.EventPatch]) -> s.EventResponse:
         require_role(identity, "manager")
         return s.EventResponse(data=await service.update_event(services, identity, event_id, data))
@@ -65,7 +65,7 @@ class EventsController(Controller):
     async def get_attendance(self, services: Svc, identity: Who, event_id: FromPath[str]) -> s.AttendanceResponse:
         return s.AttendanceResponse(data=await service.attendance(services, identity, event_id))
 
-    @put("/{event_id:str}/attendance", summary="Record attendance", responses=errors(400, 401, 403, 404))
+    @put("/{event_id:str}/attendance", summary="Record attendance", responses=errors(400, 401, 403, 404, body=True))
     async def put_attendance(
         self, services: Svc, identity: Who, event_id: FromPath[str], data: JSONBody[s.AttendanceUpdate]
     ) -> s.AttendanceResponse:
