@@ -23,7 +23,7 @@ from ..runtime.services import Services
 from ..sync.lock import close_orphans
 from ..validation import field_of
 from ..version import __version__
-from .guards import MAX_BODY, check_body
+from .guards import MAX_BODY, before_request
 from .oauth_return import oauth_return
 from .schema_viewer import assets, viewer
 from .routes.analytics import AnalyticsController
@@ -120,7 +120,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             HTTPException: _http,
             Exception: _internal,
         },
-        before_request=check_body,
+        before_request=before_request,
         request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         state=State({"services": svc}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from litestar import Request
+from litestar import Request, Response
 
 from ..errors import ApiError
 
@@ -36,9 +36,17 @@ def is_json(content_type: str) -> bool:
     return bool(_JSON.match(content_type.split(";", 1)[0].strip().lower()))
 
 
+async def before_request(request: Request) -> Response | None:
+    """Litestar's ``before_request`` hook: OPTIONS answered, bodies checked."""
+    if request.method == "OPTIONS":
+        return await answer_options(request)
+    await check_body(request)
+    return None
+
+
 async def check_body(request: Request) -> None:
-    """A ``before_request`` hook: 415 for a non-JSON body, 400 for one nested too deeply.
-    Litestar itself answers 413 past ``request_max_body_size``."""
+    """415 for a non-JSON body, 400 for one nested too deeply. Litestar itself answers
+    413 past ``request_max_body_size``."""
     if request.method not in ("POST", "PUT", "PATCH") or not request.url.path.startswith("/api/"):
         return
     body = await request.body()  # cached: the handler's decoding reads the same bytes
@@ -51,3 +59,15 @@ async def check_body(request: Request) -> None:
                        field="body")
     if depth(body) > MAX_DEPTH:
         raise ApiError("VALIDATION_ERROR", f"body: nested more than {MAX_DEPTH} levels deep", field="body")
+
+
+async def answer_options(request: Request) -> Response | None:
+    """``OPTIONS`` on an API path: 204 with every method the path has (Litestar's own
+    answer lists only the methods of one handler of the path)."""
+    if request.method != "OPTIONS" or not request.url.path.startswith("/api/"):
+        return None
+    handler = request.scope.get("route_handler")
+    paths = getattr(handler, "paths", set())
+    methods = {method for route in request.app.routes if route.path in paths
+               for method in getattr(route, "methods", ())}
+    return Response(content=None, status_code=204, headers={"Allow": ", ".join(sorted(methods | {"OPTIONS"}))})

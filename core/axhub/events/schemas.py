@@ -16,7 +16,7 @@ AttendanceStatus = Literal["present", "absent", "late", "excused", "unknown"]
 MAX_ATTENDEES = 1000
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Name = Annotated[str, msgspec.Meta(max_length=256)]
-Title = Annotated[str, msgspec.Meta(max_length=1024)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 Text = Annotated[str, msgspec.Meta(max_length=65536)]
 Attendees = Annotated[list["AttendeeIn"], msgspec.Meta(max_length=MAX_ATTENDEES)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
@@ -15,6 +15,7 @@ from ...integrations import connect, manage, service
 from ...integrations import schemas as s
 from ...runtime.services import Services
 from ...sync.options import SyncIn
+from ...types import PROVIDER_TYPES
 from ...sync.runs import start
 
 Svc = NamedDependency[Services]
@@ -31,8 +32,8 @@ class IntegrationsController(Controller):
         services: Svc,
         identity: Who,
         provider: Annotated[str | None, QueryParameter(description="google, microsoft, slack, zoom, …")] = None,
-        status: Annotated[str | None, QueryParameter(description="connected, disconnected, error")] = None,
-        type_: Annotated[str | None, QueryParameter(name="type", description="calendar, communication, video, storage, webhook")] = None,
+        status: Annotated[Literal[service.STATUSES] | None, QueryParameter()] = None,  # type: ignore[valid-type]
+        type_: Annotated[Literal[PROVIDER_TYPES] | None, QueryParameter(name="type")] = None,  # type: ignore[valid-type]
     ) -> s.IntegrationList:
         require_role(identity, "manager")
         return s.IntegrationList(data=await views(services, await service.list_rows(services, identity, provider, status, type_)))
