@@ -45,11 +45,18 @@ def _api_error(_: Request, exc: ApiError) -> Response:
     return _envelope(exc)
 
 
-def _validation(_: Request, exc: ValidationException) -> Response:
+def _wire_name(request: Request, key: Any) -> Any:
+    """A parameter's name as the caller wrote it (``type``), not the handler's (``type_``)."""
+    handler = request.scope.get("route_handler")
+    field = handler.parsed_fn_signature.parameters.get(key) if handler is not None and isinstance(key, str) else None
+    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
+
+
+def _validation(request: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     if extra and isinstance(extra[0], dict):
         item = extra[0]
-        key, message = item.get("key"), str(item.get("message") or exc.detail)
+        key, message = _wire_name(request, item.get("key")), str(item.get("message") or exc.detail)
         # msgspec's message may say where below the key ("- at `$.x`", "field `x`").
         prefix = str(key) if key and key not in ("body", "data") else ""
         field, message = field_of(Exception(message), prefix)
