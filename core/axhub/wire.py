@@ -43,3 +43,6 @@ MAX_PAGE = 1_000_000
 MAX_LIMIT = 500
 PageNumber = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSize = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="entries per page (default 50)")]
+# Dates in query strings, read with datetime.fromisoformat.
+DATE_TIME = {"format": "date-time"}
+DATE_OR_DATE_TIME = {"anyOf": [{"format": "date"}, {"format": "date-time"}]}

@@ -11,8 +11,6 @@ from litestar import Litestar, Request, Response, asgi
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from ..auth import Identity, verify_token
@@ -22,10 +20,10 @@ from ..plugins import Hub, PluginManager
 from ..runtime.services import Services
 from ..sync.lock import close_orphans
 from ..validation import field_of
-from ..version import __version__
 from .guards import MAX_BODY, before_request
 from .oauth_return import oauth_return
-from .schema_viewer import assets, viewer
+from .openapi import ClosedStructs, openapi_config
+from .schema_viewer import assets
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
@@ -131,16 +129,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         state=State({"services": svc}),
-        openapi_config=OpenAPIConfig(
-            title="axhub — Attendance-X Integrations API",
-            version=__version__,
-            path="/schema",
-            render_plugins=[viewer()],
-            components=Components(
-                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(),
+        plugins=[ClosedStructs()],
         # Logging is the host's to configure (``axhub serve`` does); Litestar's default
         # would take over the root logger of whatever process embeds the app.
         logging_config=None,

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from ..validation import TimeZone
 from ..wire import Meta, Wire
 
 AttendanceStatus = Literal["present", "absent", "late", "excused", "unknown"]
@@ -14,9 +15,13 @@ AttendanceStatus = Literal["present", "absent", "late", "excused", "unknown"]
 # The server's limits, declared so the OpenAPI says them: a body stays a few hundred KB
 # at most, and an event's attendees are written to each provider in one sync.
 MAX_ATTENDEES = 1000
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+# The spaces trimmed from titles and addresses. ASCII classes, not \s: JSON Schema's
+# regexes (ECMA-262) and Python's disagree on what a space is.
+SPACES = " \t\r\n"
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+$")]
 Name = Annotated[str, msgspec.Meta(max_length=256)]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Title = Annotated[str, msgspec.Meta(max_length=500, pattern=r"[^ \t\r\n]")]  # something besides spaces
+Kind = Annotated[str, msgspec.Meta(max_length=64, pattern=r"[^ \t\r\n]")]
 Text = Annotated[str, msgspec.Meta(max_length=65536)]
 Attendees = Annotated[list["AttendeeIn"], msgspec.Meta(max_length=MAX_ATTENDEES)]
 
@@ -36,10 +41,10 @@ class EventIn(Wire, forbid_unknown_fields=True):
     title: Title
     start: datetime
     end: datetime
-    timezone: Annotated[str, msgspec.Meta(max_length=64)] = "UTC"
+    timezone: TimeZone = "UTC"
     description: Text | None = None
     location: Text | None = None
-    type: Annotated[str, msgspec.Meta(max_length=64)] = "meeting"
+    type: Kind = "meeting"
     private: bool = False
     organizer: Person | None = None
     attendees: Attendees = []
@@ -49,10 +54,10 @@ class EventPatch(Wire, forbid_unknown_fields=True):
     title: Title | msgspec.UnsetType = msgspec.UNSET
     start: datetime | msgspec.UnsetType = msgspec.UNSET
     end: datetime | msgspec.UnsetType = msgspec.UNSET
-    timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
     description: Text | None | msgspec.UnsetType = msgspec.UNSET
     location: Text | None | msgspec.UnsetType = msgspec.UNSET
-    type: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
+    type: Kind | msgspec.UnsetType = msgspec.UNSET
     private: bool | msgspec.UnsetType = msgspec.UNSET
     organizer: Person | None | msgspec.UnsetType = msgspec.UNSET
     attendees: Attendees | msgspec.UnsetType = msgspec.UNSET

@@ -64,7 +64,7 @@ class IntegrationResponse(Wire, kw_only=True):
 
 
 class ConnectIn(Wire, forbid_unknown_fields=True):
-    scopes: list[str] | None = None
+    scopes: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None  # None: the provider's defaults
     settings: dict[str, Any] | None = None
     notifications: dict[str, Any] | None = None
     redirect_uri: str | None = None

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import errors
-from ...wire import PageNumber, PageSize
+from ...wire import DATE_TIME, PageNumber, PageSize
 from ...auth import Identity, require_role
 from ...runtime.services import Services
 from ...events import schemas as s
@@ -28,8 +28,8 @@ class EventsController(Controller):
         self,
         services: Svc,
         identity: Who,
-        start: Annotated[str | None, QueryParameter(description="ISO 8601; events ending after it")] = None,
-        end: Annotated[str | None, QueryParameter(description="ISO 8601; events starting before it")] = None,
+        start: Annotated[str | None, QueryParameter(description="ISO 8601; events ending after it", schema_extra=DATE_TIME)] = None,
+        end: Annotated[str | None, QueryParameter(description="ISO 8601; events starting before it", schema_extra=DATE_TIME)] = None,
         type_: Annotated[str | None, QueryParameter(name="type")] = None,
         page: PageNumber = 1,
         limit: PageSize = 50,

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import OptionalBody, errors
 from .sync_types import RunOut, SyncHistory, SyncStarted, SyncStartedOut, SyncStatus, typed
-from ...wire import Meta, PageNumber, PageSize
+from ...wire import DATE_OR_DATE_TIME, Meta, PageNumber, PageSize
 from ...auth import Identity, require_role
 from ...integrations.service import get_owned
 from ...runtime.services import Services
@@ -50,8 +50,9 @@ class SyncController(Controller):
         limit: PageSize = 50,
         page: PageNumber = 1,
         status: Annotated[str | None, QueryParameter(description="success, error, partial")] = None,
-        start_date: Annotated[str | None, QueryParameter(name="startDate")] = None,
-        end_date: Annotated[str | None, QueryParameter(name="endDate")] = None,
+        start_date: Annotated[str | None, QueryParameter(name="startDate", schema_extra=DATE_OR_DATE_TIME)] = None,
+        end_date: Annotated[str | None, QueryParameter(name="endDate", schema_extra=DATE_OR_DATE_TIME,
+                                                       description="a bare date means the whole day")] = None,
     ) -> SyncHistory:
         require_role(identity, "manager")
         row = await get_owned(services, identity, integration_id)
