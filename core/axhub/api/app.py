@@ -22,7 +22,7 @@ from ..sync.lock import close_orphans
 from ..validation import field_of
 from .guards import MAX_BODY, before_request
 from .oauth_return import oauth_return
-from .openapi import ClosedStructs, openapi_config
+from .openapi import ClosedStructs, openapi_config, refine
 from .schema_viewer import assets
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
@@ -116,7 +116,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         dependencies={"services": Provide(provide_services), "identity": Provide(provide_identity)},
         exception_handlers={
@@ -136,6 +136,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         logging_config=None,
         debug=False,
     )
+    refine(app.openapi_schema, svc.hub.providers())  # built once, here, and served as refined
+    return app
 
 
 def sandbox_mounts(svc: Services) -> list[Any]:

@@ -1,14 +1,21 @@
-"""The hub's OpenAPI configuration: title, bearer security, the offline viewer, and a
-schema plugin that says what msgspec enforces — a body Struct that refuses unknown
-fields is ``additionalProperties: false``, so generated clients and fuzzers know it."""
+"""The hub's OpenAPI: its configuration (title, bearer security, the offline viewer), a
+schema plugin that says what msgspec enforces (a body Struct that refuses unknown
+fields is ``additionalProperties: false``, so generated clients and fuzzers know it),
+and the refinements only the installed plugins can give (:func:`refine`)."""
 
 from __future__ import annotations
 
+import copy
+import re
+
 import msgspec
+# Litestar's own plugin for Structs, extended below (it has no public name).
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.openapi.spec import (Components, OpenAPI, OpenAPIType, Operation, Parameter, PathItem, Reference, Schema,
+                                   SecurityScheme)
 
+from ..types import ProviderInfo
 from ..version import __version__
 from .schema_viewer import viewer
 
@@ -59,3 +66,80 @@ def openapi_config() -> OpenAPIConfig:
         ),
         security=[{"BearerToken": []}],
     )
+
+
+def refine(openapi: OpenAPI, providers: list[ProviderInfo]) -> None:
+    """What only the installed plugins know, written into the built schema: the provider
+    slugs a filter takes, and per provider its own connect and callback operations —
+    the scopes it offers and its settings' schema — in place of ``{provider}``."""
+    slugs = sorted(info.slug for info in providers)
+    components = openapi.components.schemas if openapi.components and openapi.components.schemas is not None else {}
+    for name, schema in _settings_components(providers).items():
+        components.setdefault(name, schema)  # type: ignore[assignment]
+    for path_item in openapi.paths.values() if openapi.paths else ():
+        for operation in _operations(path_item):
+            for parameter in operation.parameters or []:
+                if isinstance(parameter, Parameter) and parameter.param_in == "query" and isinstance(parameter.schema, Schema):
+                    if parameter.name == "provider":
+                        parameter.schema = Schema(type=OpenAPIType.STRING, enum=slugs)
+                    elif parameter.name == "providers":  # comma-separated
+                        one = "|".join(re.escape(slug) for slug in slugs)
+                        parameter.schema = Schema(type=OpenAPIType.STRING, pattern=f"^({one})(,({one}))*$")
+    for template in ("/api/integrations/{provider}/connect", "/api/integrations/{provider}/callback"):
+        generic = openapi.paths.pop(template, None) if openapi.paths else None
+        if generic is None:
+            continue
+        for info in providers:
+            if template.endswith("callback") and not info.oauth:
+                continue  # connected at once: no callback
+            openapi.paths[template.replace("{provider}", info.slug)] = _for_provider(generic, info)
+
+
+def _operations(path_item: PathItem) -> list[Operation]:
+    return [op for op in (path_item.get, path_item.put, path_item.post, path_item.patch, path_item.delete) if op]
+
+
+def _settings_name(info: ProviderInfo) -> str:
+    return f"{info.slug}.{info.settings_type.__name__}"
+
+
+def _settings_components(providers: list[ProviderInfo]) -> dict[str, dict]:
+    """Each provider's settings Structs as JSON Schema (msgspec's, as GET /providers shows
+    them), named under the provider's slug: two plugins may both have a ``Filters``."""
+    out: dict[str, dict] = {}
+    for info in providers:
+        _, defs = msgspec.json.schema_components([info.settings_type],
+                                                 ref_template=f"#/components/schemas/{info.slug}.{{name}}")
+        out.update({f"{info.slug}.{name}": schema for name, schema in defs.items()})
+    return out
+
+
+def _for_provider(generic: PathItem, info: ProviderInfo) -> PathItem:
+    item = copy.deepcopy(generic)
+    for operation in _operations(item):
+        operation.parameters = [p for p in operation.parameters or [] if getattr(p, "name", None) != "provider"] or None
+        operation.operation_id = f"{operation.operation_id}{info.slug.title().replace('-', '')}"
+        operation.summary = f"{operation.summary} ({info.name})"
+        body = operation.request_body
+        media = body.content.get("application/json") if body is not None and body.content else None
+        if media is None or not _refers_to(media.schema, "ConnectIn"):
+            continue
+        media.schema = {  # type: ignore[assignment]
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": [s.name for s in info.scopes]},
+                           "description": f"default: {', '.join(info.default_scopes)}"},
+                "settings": {"$ref": f"#/components/schemas/{_settings_name(info)}"},
+                "notifications": {"$ref": "#/components/schemas/NotificationPrefs"},
+                "redirectUri": {"type": "string", "format": "uri"},
+                "name": {"type": "string"},
+            },
+        }
+    return item
+
+
+def _refers_to(schema: object, name: str) -> bool:
+    """``schema`` is a reference to component ``name``, or its union with null."""
+    if isinstance(schema, Reference):
+        return schema.ref.endswith(f"/{name}")
+    return isinstance(schema, Schema) and any(_refers_to(s, name) for s in schema.one_of or ())
