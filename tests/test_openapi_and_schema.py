@@ -9,8 +9,8 @@ def test_openapi_documents_every_route_with_its_errors(hub):
     paths = spec["paths"]
     expected = {
         ("get", "/api/integrations"), ("get", "/api/integrations/providers"),
-        ("get", "/api/integrations/{integration_id}"), ("post", "/api/integrations/{provider}/connect"),
-        ("post", "/api/integrations/{provider}/callback"), ("put", "/api/integrations/{integration_id}/settings"),
+        ("get", "/api/integrations/{integration_id}"), ("post", "/api/integrations/google/connect"),
+        ("post", "/api/integrations/google/callback"), ("put", "/api/integrations/{integration_id}/settings"),
         ("delete", "/api/integrations/{integration_id}"), ("post", "/api/integrations/{integration_id}/test"),
     }
     found = {(m, p) for p, ops in paths.items() for m in ops}
@@ -24,8 +24,14 @@ def test_openapi_documents_every_route_with_its_errors(hub):
         assert "200" in op["responses"], (method, path)
         error = op["responses"]["401"]["content"]["application/json"]["schema"]
         assert error["$ref"].endswith("/ErrorResponse")
-    connect = paths["/api/integrations/{provider}/connect"]["post"]
-    assert connect["requestBody"]["content"]["application/json"]
+    # Each installed provider has its own connect operation: its scopes, its settings.
+    connect = paths["/api/integrations/google/connect"]["post"]
+    body = connect["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["scopes"]["items"]["enum"] == ["calendar.read", "calendar.write", "events.manage"]
+    assert body["properties"]["settings"]["$ref"].endswith("/google.GoogleSettings")
+    assert connect["requestBody"]["required"] is False  # an empty POST connects with the defaults
+    assert "/api/integrations/webhooks/callback" not in paths  # connected at once, no OAuth
+    assert "/api/integrations/{provider}/connect" not in paths
     assert "BearerToken" in spec["components"]["securitySchemes"]
 
 
