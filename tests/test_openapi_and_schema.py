@@ -51,3 +51,16 @@ def test_migrations_match_the_models(hub):
 def test_the_suite_runs_on_the_database_it_was_asked_for(hub, database_server_url):
     dialect = hub.services.db.engine.dialect.name
     assert dialect == ("postgresql" if database_server_url and database_server_url.startswith("postgresql") else "sqlite")
+
+
+def test_the_schema_viewer_loads_nothing_from_outside_the_hub(hub):
+    import re
+
+    page = httpx.get(f"{hub.url}/schema")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    for asset in assets:
+        response = httpx.get(f"{hub.url}{asset}")
+        assert response.status_code == 200 and response.content, asset
+    assert "javascript" in httpx.get(f"{hub.url}/schema-assets/swagger-ui-bundle.js").headers["content-type"]

@@ -83,25 +83,27 @@ def test_every_operation_keeps_its_contract(case, seeded):
     if not _semantic(None, case.body):
         return  # the explicit examples (boundaries) are not filtered by the hook
     generated = dict(case.path_parameters or {})
-    for role in ("member", "admin"):  # refused by role, then allowed everything
-        headers = {"Authorization": f"Bearer {hub.token(role)}"}
-        for path in (generated, {**generated, **{k: ids[k] for k in generated if k in ids}}):
-            case.path_parameters = path
-            if "event_id" in path and path["event_id"] == ids["event_id"] and case.method in ("PUT", "PATCH"):
-                path["event_id"] = ids["event_id"] = _restore_event(hub, ids["event_id"])
-            response = case.call_and_validate(
-                base_url=hub.url, headers=headers,
-                excluded_checks=[
-                    # A 4xx for a valid request is most often the state's (an unknown id, a
-                    # spent OAuth state, a sync already running); the limits the server
-                    # enforces are declared where JSON Schema can say them.
-                    openapi_checks.positive_data_acceptance,
-                    # Litestar decodes bodies leniently (an epoch number for a date-time):
-                    # accepted, never a 5xx, so not checked here.
-                    openapi_checks.negative_data_rejection,
-                ],
-            )
-            _refused_valid_input(response, case)
+    real = {**generated, **{k: ids[k] for k in generated if k in ids}}
+    # A member is refused before the request is read (403): once is enough. An admin
+    # may do everything: generated ids (mostly 404s) and the real ones.
+    calls = [("member", real), *(("admin", path) for path in ([generated, real] if real != generated else [real]))]
+    for role, path in calls:
+        case.path_parameters = dict(path)
+        if "event_id" in path and path["event_id"] == ids["event_id"] and case.method in ("PUT", "PATCH"):
+            case.path_parameters["event_id"] = ids["event_id"] = _restore_event(hub, ids["event_id"])
+        response = case.call_and_validate(
+            base_url=hub.url, headers={"Authorization": f"Bearer {hub.token(role)}"},
+            excluded_checks=[
+                # A 4xx for a valid request is most often the state's (an unknown id, a
+                # spent OAuth state, a sync already running); the limits the server
+                # enforces are declared where JSON Schema can say them.
+                openapi_checks.positive_data_acceptance,
+                # Litestar decodes bodies leniently (an epoch number for a date-time):
+                # accepted, never a 5xx, so not checked here.
+                openapi_checks.negative_data_rejection,
+            ],
+        )
+        _refused_valid_input(response, case)
 
 
 def _restore_event(hub, event_id: str) -> str:

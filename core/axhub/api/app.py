@@ -136,7 +136,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         logging_config=None,
         debug=False,
     )
-    refine(app.openapi_schema, svc.hub.providers())  # built once, here, and served as refined
+    # Built once, here, and served as refined.
+    refine(app.openapi_schema, svc.hub.providers(), (svc.config.sync_interval_min, svc.config.sync_interval_max))
     return app
 
 

@@ -68,13 +68,17 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def refine(openapi: OpenAPI, providers: list[ProviderInfo]) -> None:
-    """What only the installed plugins know, written into the built schema: the provider
-    slugs a filter takes, and per provider its own connect and callback operations —
-    the scopes it offers and its settings' schema — in place of ``{provider}``."""
+def refine(openapi: OpenAPI, providers: list[ProviderInfo], sync_interval: tuple[int, int]) -> None:
+    """What only the installed plugins and the operator know, written into the built
+    schema: the provider slugs a filter takes, and per provider its own connect and
+    callback operations — the scopes it offers and its settings' schema, with the
+    operator's ``syncInterval`` bounds — in place of ``{provider}``."""
     slugs = sorted(info.slug for info in providers)
     components = openapi.components.schemas if openapi.components and openapi.components.schemas is not None else {}
     for name, schema in _settings_components(providers).items():
+        interval = schema.get("properties", {}).get("syncInterval")
+        if interval is not None:
+            interval["minimum"], interval["maximum"] = sync_interval
         components.setdefault(name, schema)  # type: ignore[assignment]
     for path_item in openapi.paths.values() if openapi.paths else ():
         for operation in _operations(path_item):
