@@ -80,6 +80,13 @@ def refine(openapi: OpenAPI, providers: list[ProviderInfo], sync_interval: tuple
         if interval is not None:
             interval["minimum"], interval["maximum"] = sync_interval
         components.setdefault(name, schema)  # type: ignore[assignment]
+    # An integration's settings, as read back, are its provider's.
+    shown = components.get("IntegrationOut")
+    if isinstance(shown, Schema) and shown.properties and "settings" in shown.properties:
+        shown.properties["settings"] = {  # type: ignore[assignment]
+            "anyOf": [{"$ref": f"#/components/schemas/{_settings_name(info)}"} for info in providers],
+            "description": "the provider's settings (the schema named after its slug)",
+        }
     for path_item in openapi.paths.values() if openapi.paths else ():
         for operation in _operations(path_item):
             for parameter in operation.parameters or []:
