@@ -171,7 +171,8 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
         connected_at=row.connected_at,
         permissions=list(row.permissions),
         user_info=grant.user,
-        initial_sync=None,  # the route starts it: syncs belong to a layer above this one
+        # The route starts a provider's first sync (syncs belong to a layer above this one).
+        initial_sync=s.InitialSync(status="skipped", reason=f"{slug} integrations do not sync"),
     ), row
 
 

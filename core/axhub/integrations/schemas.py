@@ -96,9 +96,12 @@ class CallbackIn(Wire, forbid_unknown_fields=True):
 
 
 class InitialSync(Wire, omit_defaults=True):
-    status: str
+    """The first sync, started as the connection is made (``scheduled``, with its id),
+    or ``skipped`` with the reason, for a provider that does not sync."""
+    status: Literal["scheduled", "skipped"]
     estimated_duration: str | None = None
     sync_id: str | None = None
+    reason: str | None = None
 
 
 class CallbackOut(Wire):
@@ -108,7 +111,7 @@ class CallbackOut(Wire):
     connected_at: datetime
     permissions: list[str]
     user_info: UserInfo
-    initial_sync: InitialSync | None
+    initial_sync: InitialSync
 
 
 class CallbackResponse(Wire, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -17,6 +17,7 @@ from ...runtime.services import Services
 from ...sync import history, runs
 from ...sync.options import SyncIn
 
+HistoryStatus = Literal[tuple(history.STATUS_FILTER)]  # type: ignore[valid-type]
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
 
@@ -49,7 +50,7 @@ class SyncController(Controller):
         integration_id: FromPath[str],
         limit: PageSize = 50,
         page: PageNumber = 1,
-        status: Annotated[str | None, QueryParameter(description="success, error, partial")] = None,
+        status: Annotated[HistoryStatus | None, QueryParameter(description="success (or completed), error (or failed), partial, started, running")] = None,
         start_date: Annotated[str | None, QueryParameter(name="startDate", schema_extra=DATE_OR_DATE_TIME)] = None,
         end_date: Annotated[str | None, QueryParameter(name="endDate", schema_extra=DATE_OR_DATE_TIME,
                                                        description="a bare date means the whole day")] = None,
