@@ -40,3 +40,18 @@ def test_a_direction_the_provider_cannot_sync_in_is_refused_by_name(hub):
         assert api.post(f"/api/integrations/{zoom}/sync", json={"direction": "attendance_to_external"}).status_code == 202
         unknown = api.post(f"/api/integrations/{zoom}/sync", json={"direction": "sideways"})
         assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "direction"
+
+
+def test_every_integration_has_statistics_in_the_specs_shape(hub):
+    with hub.client("manager") as api:
+        zoom = connect(api, "zoom")["integrationId"]
+        hooks = api.post("/api/integrations/webhooks/connect", json={"settings": {"webhooks": {
+            "eventCreated": {"url": "https://receiver.example.com/hooks"}}}}).json()["data"]["integrationId"]
+        slack = connect(api, "slack")["integrationId"]
+        views = {i["id"]: i["statistics"] for i in api.get("/api/integrations").json()["data"]}
+    # Zoom syncs (meetings follow events): the calendar figures, zeros before a run ends.
+    assert set(views[zoom]) >= {"eventsSynced", "lastSyncDuration", "errorCount", "successRate"}
+    assert views[zoom]["eventsSynced"] == 0
+    assert views[hooks]["deliveries"] == {"messages": 0, "delivered": 0, "pending": 0, "failed": 0, "attempts": 0,
+                                          "failedAttempts": 0, "successRate": None, "averageDurationMs": None}
+    assert views[slack] == {"messagesSent": 0, "channelsConnected": 0, "activeUsers": 0}

@@ -31,6 +31,34 @@ class LastError(Wire):
     at: datetime | None
 
 
+class DeliveryCounts(Wire, kw_only=True):
+    """The integration's outbound messages (webhooks, chat posts) and their attempts."""
+    messages: int = 0
+    delivered: int = 0
+    pending: int = 0
+    failed: int = 0
+    attempts: int = 0
+    failed_attempts: int = 0
+    success_rate: float | None = None
+    average_duration_ms: float | None = None
+
+
+_UNSET = msgspec.UNSET
+
+
+class IntegrationStatistics(Wire, kw_only=True):
+    """The spec's figures per kind: a provider that syncs (calendars, Zoom) has the
+    first four, a messaging one the next three, one that delivers ``deliveries``."""
+    events_synced: int | msgspec.UnsetType = _UNSET
+    last_sync_duration: str | None | msgspec.UnsetType = _UNSET
+    error_count: int | msgspec.UnsetType = _UNSET
+    success_rate: float | None | msgspec.UnsetType = _UNSET
+    messages_sent: int | msgspec.UnsetType = _UNSET
+    channels_connected: int | msgspec.UnsetType = _UNSET
+    active_users: int | msgspec.UnsetType = _UNSET
+    deliveries: DeliveryCounts | msgspec.UnsetType = _UNSET
+
+
 class IntegrationOut(Wire):
     id: str
     provider: str
@@ -45,7 +73,7 @@ class IntegrationOut(Wire):
     notifications: NotificationPrefs
     scopes: list[str]
     permissions: list[str]
-    statistics: dict[str, Any]
+    statistics: IntegrationStatistics
     connected_by: Person
     account: UserInfo
     last_error: LastError | None
