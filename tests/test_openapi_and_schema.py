@@ -26,9 +26,10 @@ def test_openapi_documents_every_route_with_its_errors(hub):
         assert error["$ref"].endswith("/ErrorResponse")
     # Each installed provider has its own connect operation: its scopes, its settings.
     connect = paths["/api/integrations/google/connect"]["post"]
-    body = connect["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["scopes"]["items"]["enum"] == ["calendar.read", "calendar.write", "events.manage"]
-    assert body["properties"]["settings"]["$ref"].endswith("/google.GoogleSettings")
+    body = connect["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
+    scopes, settings = body["properties"]["scopes"]["oneOf"][0], body["properties"]["settings"]["oneOf"][0]
+    assert scopes["items"]["enum"] == ["calendar.read", "calendar.write", "events.manage"]
+    assert settings["$ref"].endswith("/google.GoogleSettings")
     assert connect["requestBody"]["required"] is False  # an empty POST connects with the defaults
     assert "/api/integrations/webhooks/callback" not in paths  # connected at once, no OAuth
     assert "/api/integrations/{provider}/connect" not in paths

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,6 +28,8 @@ from axhub.testing import connect
 # The example budget: enough to reach every branch schemathesis tries per operation
 # (boundaries, missing optionals, enums), small enough for CI on two databases.
 EXAMPLES = 6
+# PUT …/settings takes any provider's settings; which apply is the integration's provider's.
+PROVIDER_OWN = ("settings", "webhooks", "syncDirection", "autoSync", "syncInterval")
 SEEDED = {"start": "2030-01-01T10:00:00+00:00", "end": "2030-01-01T11:00:00+00:00"}
 
 
@@ -53,7 +56,8 @@ def _app_schema() -> dict:
         return create_app(config).openapi_schema.to_schema()
 
 
-schema = schemathesis.openapi.from_dict(_app_schema())
+SCHEMA = _app_schema()
+schema = schemathesis.openapi.from_dict(SCHEMA)
 schema.config.seed = 20261207
 
 
@@ -98,9 +102,6 @@ def test_every_operation_keeps_its_contract(case, seeded):
                 # spent OAuth state, a sync already running); the limits the server
                 # enforces are declared where JSON Schema can say them.
                 openapi_checks.positive_data_acceptance,
-                # Litestar decodes bodies leniently (an epoch number for a date-time):
-                # accepted, never a 5xx, so not checked here.
-                openapi_checks.negative_data_rejection,
             ],
         )
         _refused_valid_input(response, case)
@@ -128,5 +129,19 @@ def _refused_valid_input(response, case) -> None:
         error = response.json().get("error") or {}
     except ValueError:
         error = {}
+    if case.operation.path.endswith("/settings") and (error.get("field") or "").startswith(PROVIDER_OWN):
+        return  # the provider's own settings: declared per provider, on its connect operation
     if error.get("code") in ("VALIDATION_ERROR", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE"):
-        raise AssertionError(f"{case.operation.label}: a schema-valid request was refused: {response.text[:400]}")
+        if _query_as_declared(case):
+            raise AssertionError(f"{case.operation.label}: a schema-valid request was refused: {response.text[:400]}")
+
+
+def _query_as_declared(case) -> bool:
+    """Whether every query value meets its declared schema: schemathesis' coverage
+    phase labels some values valid that are not (``0`` for a string with a pattern)."""
+    declared = {p["name"]: p["schema"] for p in SCHEMA["paths"][case.path][case.method.lower()].get("parameters", [])
+                if p["in"] == "query"}
+    for name, value in (case.query or {}).items():
+        if name in declared and not jsonschema_rs.validator_for(declared[name]).is_valid(value):
+            return False
+    return True

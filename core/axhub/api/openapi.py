@@ -94,8 +94,9 @@ def refine(openapi: OpenAPI, providers: list[ProviderInfo], sync_interval: tuple
                     if parameter.name == "provider":
                         parameter.schema = Schema(type=OpenAPIType.STRING, enum=slugs)
                     elif parameter.name == "providers":  # comma-separated
-                        one = "|".join(re.escape(slug) for slug in slugs)
-                        parameter.schema = Schema(type=OpenAPIType.STRING, pattern=f"^({one})(,({one}))*$")
+                        one = "|".join(re.escape(slug) for slug in slugs)  # empty: every provider
+                        parameter.schema = Schema(type=OpenAPIType.STRING, pattern=f"^$|^ *({one}) *(, *({one}) *)*$")
+    connect_in = components["ConnectIn"].to_schema() if isinstance(components.get("ConnectIn"), Schema) else {}
     for template in ("/api/integrations/{provider}/connect", "/api/integrations/{provider}/callback"):
         generic = openapi.paths.pop(template, None) if openapi.paths else None
         if generic is None:
@@ -103,7 +104,7 @@ def refine(openapi: OpenAPI, providers: list[ProviderInfo], sync_interval: tuple
         for info in providers:
             if template.endswith("callback") and not info.oauth:
                 continue  # connected at once: no callback
-            openapi.paths[template.replace("{provider}", info.slug)] = _for_provider(generic, info)
+            openapi.paths[template.replace("{provider}", info.slug)] = _for_provider(generic, info, connect_in)
 
 
 def _operations(path_item: PathItem) -> list[Operation]:
@@ -125,7 +126,19 @@ def _settings_components(providers: list[ProviderInfo]) -> dict[str, dict]:
     return out
 
 
-def _for_provider(generic: PathItem, info: ProviderInfo) -> PathItem:
+def _connect_body(generic: dict, info: ProviderInfo) -> dict:
+    """ConnectIn for one provider: the scopes it offers, its settings."""
+    body = copy.deepcopy(generic)
+    properties = body.setdefault("properties", {})
+    properties["scopes"] = {"oneOf": [{"type": "array", "minItems": 1,
+                                       "items": {"type": "string", "enum": [s.name for s in info.scopes]}},
+                                      {"type": "null"}],
+                            "description": f"null or left out: {', '.join(info.default_scopes)}"}
+    properties["settings"] = {"oneOf": [{"$ref": f"#/components/schemas/{_settings_name(info)}"}, {"type": "null"}]}
+    return {"oneOf": [body, {"type": "null"}]}  # null, as no body: the defaults
+
+
+def _for_provider(generic: PathItem, info: ProviderInfo, generic_body: dict) -> PathItem:
     item = copy.deepcopy(generic)
     for operation in _operations(item):
         operation.parameters = [p for p in operation.parameters or [] if getattr(p, "name", None) != "provider"] or None
@@ -135,17 +148,7 @@ def _for_provider(generic: PathItem, info: ProviderInfo) -> PathItem:
         media = body.content.get("application/json") if body is not None and body.content else None
         if media is None or not _refers_to(media.schema, "ConnectIn"):
             continue
-        media.schema = {  # type: ignore[assignment]
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "scopes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": [s.name for s in info.scopes]},
-                           "description": f"default: {', '.join(info.default_scopes)}"},
-                "settings": {"$ref": f"#/components/schemas/{_settings_name(info)}"},
-                "notifications": {"$ref": "#/components/schemas/NotificationPrefs"},
-                "redirectUri": {"type": "string", "format": "uri"},
-                "name": {"type": "string"},
-            },
-        }
+        media.schema = _connect_body(generic_body, info)  # type: ignore[assignment]
     return item
 
 

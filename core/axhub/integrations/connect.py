@@ -40,7 +40,7 @@ async def connect(svc: Services, identity: Identity, slug: str, body: s.ConnectI
     info = svc.hub.provider(slug)
     scopes = resolve_scopes(info, body.scopes)
     settings = validate_settings(svc, info, body.settings or {})
-    notifications = validate_notifications(body.notifications)
+    notifications = validate_notifications(msgspec.to_builtins(body.notifications))
     if not info.oauth:
         # Providers that sign what they send get their secret now, in the vault, and it is
         # shown in this answer only.

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from ..wire import Wire
-from ..types import ApiLimits, UserInfo
+from ..types import ApiLimits, SyncDirection, UserInfo
 
 
 class NotificationPrefs(Wire, forbid_unknown_fields=True):
@@ -17,6 +17,14 @@ class NotificationPrefs(Wire, forbid_unknown_fields=True):
     sync_errors: bool = True
     sync_success: bool = False
     weekly_report: bool = False
+
+
+class NotificationPrefsIn(Wire, forbid_unknown_fields=True):
+    """A change of :class:`NotificationPrefs`: the switches given, the others kept."""
+
+    sync_errors: bool | msgspec.UnsetType = msgspec.UNSET
+    sync_success: bool | msgspec.UnsetType = msgspec.UNSET
+    weekly_report: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class Person(Wire):
@@ -91,11 +99,16 @@ class IntegrationResponse(Wire, kw_only=True):
     data: IntegrationOut
 
 
+# An absolute http(s) URL without a fragment, spaces or control characters: what a
+# redirect URI may be, checked by this pattern alone (rules.validate_redirect_uri).
+REDIRECT_URI = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20\x7f]+[^#\x00-\x20\x7f]*$"
+
+
 class ConnectIn(Wire, forbid_unknown_fields=True):
     scopes: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None  # None: the provider's defaults
     settings: dict[str, Any] | None = None
-    notifications: dict[str, Any] | None = None
-    redirect_uri: str | None = None
+    notifications: NotificationPrefsIn | None = None
+    redirect_uri: Annotated[str, msgspec.Meta(pattern=REDIRECT_URI, max_length=2048)] | None = None
     name: str | None = None
 
 
@@ -148,11 +161,15 @@ class CallbackResponse(Wire, kw_only=True):
 
 
 class SettingsIn(Wire, forbid_unknown_fields=True):
-    sync_direction: Any = msgspec.UNSET
-    auto_sync: Any = msgspec.UNSET
-    sync_interval: Any = msgspec.UNSET
+    """A change of settings: fields left out are kept. ``settings`` is checked against
+    the provider's own settings (its schema is named after its slug); the top-level
+    fields are the spec's shorthands for the settings of the same name."""
+    sync_direction: SyncDirection | msgspec.UnsetType = msgspec.UNSET
+    auto_sync: bool | msgspec.UnsetType = msgspec.UNSET
+    sync_interval: int | msgspec.UnsetType = msgspec.UNSET  # the operator's bounds, in the OpenAPI
     settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    notifications: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    notifications: NotificationPrefsIn | msgspec.UnsetType = msgspec.UNSET
+    webhooks: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET  # outbound webhooks: one endpoint per event
 
 
 class CleanupStatus(Wire):
