@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
 )
 from .provider import ProviderContext  # noqa: E402
 from . import oauth, templates  # noqa: E402
+from .validation import TimeZone  # noqa: E402
 from .types import (  # noqa: E402
     ApiLimits,
     AuthorizationRequest,
@@ -68,6 +69,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SyncSettings",
+    "TimeZone",
     "UserInfo",
     "__version__",
     "hookimpl",

@@ -1,7 +1,8 @@
 """Error codes of the Integrations API, and the exceptions that carry them.
 
 The codes are the spec's (`spec/integrations-api.md`, "Codes d'erreur") plus
-`VALIDATION_ERROR`, `UNAUTHORIZED` and `SYNC_IN_PROGRESS`, which the spec lacks. Every
+the hub's own (`VALIDATION_ERROR`, `UNAUTHORIZED`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
+`CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `INTERNAL_ERROR`), which the spec lacks. Every
 error leaves the API as ``{"success": false, "error": {"code", "message", "field"?}}``.
 Plugins raise :class:`ProviderError` (or a subclass) when their provider refuses a call;
 the core turns it into the right code and HTTP status.
@@ -28,6 +29,8 @@ CODES: dict[str, int] = {
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     "CONFLICT": 409,
+    "PAYLOAD_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
     "INTERNAL_ERROR": 500,
 }
 

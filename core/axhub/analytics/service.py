@@ -61,10 +61,10 @@ class Window:
 
 
 def parse_providers(svc: Services, raw: str | None) -> list[str] | None:
-    if raw is None or not raw.strip():
-        return None
+    if not raw:
+        return None  # every provider
     known = {p.slug for p in svc.hub.providers()}
-    slugs = [p.strip() for p in raw.split(",") if p.strip()]
+    slugs = [p.strip() for p in raw.split(",")]
     for slug in slugs:
         if slug not in known:
             raise validation_error("providers", f"unknown provider {slug!r}; known: {', '.join(sorted(known))}")

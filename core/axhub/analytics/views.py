@@ -13,16 +13,21 @@ from ..db import Integration
 from ..integrations import schemas as s
 from ..runtime.services import Services
 from ..types import UserInfo
-from .statistics import delivery_statistics, messaging_statistics, sync_statistics
+from .statistics import delivery_statistics, empty_delivery_statistics, messaging_statistics, sync_statistics
 
 
 async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut]:
     """Integration views with their ``statistics``, computed for all rows at once."""
-    stats = await sync_statistics(svc, [r.id for r in rows if r.type == "calendar"])
+    # Sync figures for every provider that syncs: calendars, and Zoom's meetings.
+    stats = await sync_statistics(svc, [r.id for r in rows if svc.hub.implements(r.provider, "sync")])
     stats.update(await messaging_statistics(svc, [r.id for r in rows if r.type == "communication"]))
-    # Outbound deliveries (webhooks) are counted for every integration that made some.
-    for integration_id, counts in (await delivery_statistics(svc, [r.id for r in rows])).items():
-        stats.setdefault(integration_id, {})["deliveries"] = counts
+    # Outbound deliveries are counted for every integration that made some, and for an
+    # outbound webhooks integration always (zeros before its first delivery).
+    deliveries = await delivery_statistics(svc, [r.id for r in rows])
+    for r in rows:
+        counts = deliveries.get(r.id) or (empty_delivery_statistics() if r.type == "webhook" else None)
+        if counts is not None:
+            stats.setdefault(r.id, {})["deliveries"] = counts
     scheduled = [r for r in rows if svc.scheduler.interval_of(r) is not None]
     fires = await svc.scheduler.next_fire_times([r.id for r in scheduled])
     # The schedule's own next fire time; its grid (the same answer) when none is held here.
@@ -54,7 +59,7 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
         notifications=msgspec.convert(row.notifications, s.NotificationPrefs),
         scopes=list(row.requested_scopes),
         permissions=list(row.permissions),
-        statistics=statistics,
+        statistics=msgspec.convert(statistics, s.IntegrationStatistics),
         connected_by=s.Person(**row.connected_by),
         account=msgspec.convert(row.account, UserInfo),
         last_error=last_error,

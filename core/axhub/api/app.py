@@ -11,9 +11,7 @@ from litestar import Litestar, Request, Response, asgi
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
-from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED
+from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from ..auth import Identity, verify_token
 from ..config import Config
@@ -22,8 +20,10 @@ from ..plugins import Hub, PluginManager
 from ..runtime.services import Services
 from ..sync.lock import close_orphans
 from ..validation import field_of
-from ..version import __version__
+from .guards import MAX_BODY, before_request
 from .oauth_return import oauth_return
+from .openapi import ClosedStructs, openapi_config, refine
+from .schema_viewer import assets
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
@@ -43,11 +43,18 @@ def _api_error(_: Request, exc: ApiError) -> Response:
     return _envelope(exc)
 
 
-def _validation(_: Request, exc: ValidationException) -> Response:
+def _wire_name(request: Request, key: Any) -> Any:
+    """A parameter's name as the caller wrote it (``type``), not the handler's (``type_``)."""
+    handler = request.scope.get("route_handler")
+    field = handler.parsed_fn_signature.parameters.get(key) if handler is not None and isinstance(key, str) else None
+    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
+
+
+def _validation(request: Request, exc: ValidationException) -> Response:
     extra = exc.extra if isinstance(exc.extra, list) else []
     if extra and isinstance(extra[0], dict):
         item = extra[0]
-        key, message = item.get("key"), str(item.get("message") or exc.detail)
+        key, message = _wire_name(request, item.get("key")), str(item.get("message") or exc.detail)
         # msgspec's message may say where below the key ("- at `$.x`", "field `x`").
         prefix = str(key) if key and key not in ("body", "data") else ""
         field, message = field_of(Exception(message), prefix)
@@ -63,9 +70,13 @@ def _http(_: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException):
         return _envelope(ApiError("UNAUTHORIZED", str(exc.detail)))
     if exc.status_code == HTTP_405_METHOD_NOT_ALLOWED:
-        return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail)))
-    code = "VALIDATION_ERROR" if exc.status_code == 400 else "INTERNAL_ERROR"
-    return _envelope(ApiError(code, str(exc.detail), status=exc.status_code))
+        return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail), headers=exc.headers))
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {MAX_BODY // 1024 // 1024} MiB"))
+    if exc.status_code < 500:
+        # Litestar's own client errors (a bad Content-Length, …): the caller's fault.
+        return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail), status=exc.status_code, headers=exc.headers))
+    return _envelope(ApiError("INTERNAL_ERROR", str(exc.detail), status=exc.status_code))
 
 
 def _internal(request: Request, exc: Exception) -> Response:
@@ -101,11 +112,11 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             await svc.aclose()
 
     route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
-                                 AnalyticsController, OrganizationController, oauth_return]
+                                 AnalyticsController, OrganizationController, oauth_return, assets()]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         dependencies={"services": Provide(provide_services), "identity": Provide(provide_identity)},
         exception_handlers={
@@ -114,22 +125,20 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             HTTPException: _http,
             Exception: _internal,
         },
+        before_request=before_request,
+        request_max_body_size=MAX_BODY,
         lifespan=[lifespan],
         state=State({"services": svc}),
-        openapi_config=OpenAPIConfig(
-            title="axhub — Attendance-X Integrations API",
-            version=__version__,
-            path="/schema",
-            components=Components(
-                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(),
+        plugins=[ClosedStructs()],
         # Logging is the host's to configure (``axhub serve`` does); Litestar's default
         # would take over the root logger of whatever process embeds the app.
         logging_config=None,
         debug=False,
     )
+    # Built once, here, and served as refined.
+    refine(app.openapi_schema, svc.hub.providers(), (svc.config.sync_interval_min, svc.config.sync_interval_max))
+    return app
 
 
 def sandbox_mounts(svc: Services) -> list[Any]:

@@ -3,50 +3,64 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from ..validation import TimeZone
 from ..wire import Meta, Wire
 
 AttendanceStatus = Literal["present", "absent", "late", "excused", "unknown"]
 
+# The server's limits, declared so the OpenAPI says them: a body stays a few hundred KB
+# at most, and an event's attendees are written to each provider in one sync.
+MAX_ATTENDEES = 1000
+# The spaces trimmed from titles and addresses. ASCII classes, not \s: JSON Schema's
+# regexes (ECMA-262) and Python's disagree on what a space is.
+SPACES = " \t\r\n"
+Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+$")]
+Name = Annotated[str, msgspec.Meta(max_length=256)]
+Title = Annotated[str, msgspec.Meta(max_length=500, pattern=r"[^ \t\r\n]")]  # something besides spaces
+Kind = Annotated[str, msgspec.Meta(max_length=64, pattern=r"[^ \t\r\n]")]
+Text = Annotated[str, msgspec.Meta(max_length=65536)]
+Attendees = Annotated[list["AttendeeIn"], msgspec.Meta(max_length=MAX_ATTENDEES)]
+
 
 class Person(Wire, forbid_unknown_fields=True):
-    email: str
-    name: str | None = None
+    email: Email
+    name: Name | None = None
 
 
 class AttendeeIn(Wire, forbid_unknown_fields=True):
-    email: str
-    name: str | None = None
-    role: str = "attendee"
+    email: Email
+    name: Name | None = None
+    role: Annotated[str, msgspec.Meta(max_length=64)] = "attendee"
 
 
 class EventIn(Wire, forbid_unknown_fields=True):
-    title: str
+    title: Title
     start: datetime
     end: datetime
-    timezone: str = "UTC"
-    description: str | None = None
-    location: str | None = None
-    type: str = "meeting"
+    timezone: TimeZone = "UTC"
+    description: Text | None = None
+    location: Text | None = None
+    type: Kind = "meeting"
     private: bool = False
     organizer: Person | None = None
-    attendees: list[AttendeeIn] = []
+    attendees: Attendees = []
 
 
 class EventPatch(Wire, forbid_unknown_fields=True):
-    title: str | msgspec.UnsetType = msgspec.UNSET
+    title: Title | msgspec.UnsetType = msgspec.UNSET
     start: datetime | msgspec.UnsetType = msgspec.UNSET
     end: datetime | msgspec.UnsetType = msgspec.UNSET
-    timezone: str | msgspec.UnsetType = msgspec.UNSET
-    description: str | None | msgspec.UnsetType = msgspec.UNSET
-    location: str | None | msgspec.UnsetType = msgspec.UNSET
-    type: str | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    description: Text | None | msgspec.UnsetType = msgspec.UNSET
+    location: Text | None | msgspec.UnsetType = msgspec.UNSET
+    type: Kind | msgspec.UnsetType = msgspec.UNSET
     private: bool | msgspec.UnsetType = msgspec.UNSET
     organizer: Person | None | msgspec.UnsetType = msgspec.UNSET
-    attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
+    attendees: Attendees | msgspec.UnsetType = msgspec.UNSET
 
 
 class EventOut(Wire):
@@ -90,15 +104,15 @@ class DeletedResponse(Wire, kw_only=True):
 
 
 class AttendanceIn(Wire, forbid_unknown_fields=True):
-    email: str
+    email: Email
     status: AttendanceStatus
-    source: str = "manual"
-    duration_minutes: int | None = None
-    name: str | None = None
+    source: Annotated[str, msgspec.Meta(max_length=64)] = "manual"
+    duration_minutes: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+    name: Name | None = None
 
 
 class AttendanceUpdate(Wire, forbid_unknown_fields=True):
-    records: list[AttendanceIn]
+    records: Annotated[list[AttendanceIn], msgspec.Meta(max_length=MAX_ATTENDEES)]
 
 
 class AttendanceOut(Wire):

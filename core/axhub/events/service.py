@@ -34,7 +34,7 @@ def _attendees(items: list[s.AttendeeIn]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []
     for i, a in enumerate(items):
-        email = a.email.strip().lower()
+        email = a.email.strip(s.SPACES).lower()
         if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
             raise validation_error(f"attendees[{i}].email", f"{a.email!r} is not an email address")
         if email in seen:
@@ -45,13 +45,13 @@ def _attendees(items: list[s.AttendeeIn]) -> list[dict[str, Any]]:
 
 
 def _validated(fields: dict[str, Any]) -> dict[str, Any]:
-    title = fields["title"].strip()
+    title = fields["title"].strip(s.SPACES)
     if not title or len(title) > 500:
         raise validation_error("title", "must be 1 to 500 characters")
     start, end = _aware(fields["start"], "start"), _aware(fields["end"], "end")
     if end <= start:
         raise validation_error("end", "must be after start")
-    kind = fields["type"].strip()
+    kind = fields["type"].strip(s.SPACES)
     if not kind or len(kind) > 64:
         raise validation_error("type", "must be 1 to 64 characters")
     organizer = fields.get("organizer")
@@ -221,7 +221,7 @@ async def record_attendance(svc: Services, identity: Identity, event_id: str, bo
         if rec.duration_minutes is not None and rec.duration_minutes < 0:
             raise validation_error(f"records[{i}].durationMinutes", "must be zero or more")
     summary, _ = await _upsert(svc, identity.org_id, event_id, [
-        (rec.email.strip().lower(), dict(status=rec.status, source=rec.source, duration_minutes=rec.duration_minutes,
+        (rec.email.strip(s.SPACES).lower(), dict(status=rec.status, source=rec.source, duration_minutes=rec.duration_minutes,
                                          name=rec.name)) for rec in body.records
     ])
     return summary
@@ -233,7 +233,7 @@ async def record_from_provider(svc: Services, org_id: str, event_id: str, record
     ``PUT /api/events/{id}/attendance``, nothing written or raised when nothing changed.
     Records someone set by hand, or another source, are kept. True when something changed."""
     _, changed = await _upsert(svc, org_id, event_id, [
-        (r.email.strip().lower(), dict(status=r.status, source=source, duration_minutes=r.duration_minutes, name=r.name))
+        (r.email.strip(s.SPACES).lower(), dict(status=r.status, source=source, duration_minutes=r.duration_minutes, name=r.name))
         for r in records
     ], keep=lambda current: current.source not in (None, source))
     return changed > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -39,7 +40,7 @@ async def connect(svc: Services, identity: Identity, slug: str, body: s.ConnectI
     info = svc.hub.provider(slug)
     scopes = resolve_scopes(info, body.scopes)
     settings = validate_settings(svc, info, body.settings or {})
-    notifications = validate_notifications(body.notifications)
+    notifications = validate_notifications(msgspec.to_builtins(body.notifications))
     if not info.oauth:
         # Providers that sign what they send get their secret now, in the vault, and it is
         # shown in this answer only.
@@ -91,6 +92,9 @@ async def connect(svc: Services, identity: Identity, slug: str, body: s.ConnectI
     return s.ConnectOut(provider=slug, scopes=scopes, auth_url=auth_url, state=state, expires_at=expires)
 
 
+_VSCHAR = re.compile(r"[\x20-\x7e]+")
+
+
 async def callback(svc: Services, identity: Identity, slug: str, body: s.CallbackIn) -> tuple[s.CallbackOut, Integration]:
     """Spend the state, exchange the code, store the integration: its answer (without
     ``initialSync``) and its row."""
@@ -99,6 +103,10 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
         raise ApiError("OAUTH_ERROR", f"{slug} does not connect through OAuth", field="provider")
     if not body.code.strip():
         raise validation_error("code", "must not be empty")
+    # Checked before the state is spent, so a mistyped code can be corrected: RFC 6749
+    # (appendix A.11) makes a code printable ASCII, and a provider is never asked otherwise.
+    if not _VSCHAR.fullmatch(body.code):
+        raise ApiError("OAUTH_ERROR", "code: an authorization code is printable ASCII only (RFC 6749, A.11)", field="code")
     at = now()
     digest = _hash_state(body.state)
     # Consume the state atomically: exactly one callback can win it, and only the
@@ -163,7 +171,8 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
         connected_at=row.connected_at,
         permissions=list(row.permissions),
         user_info=grant.user,
-        initial_sync=None,  # the route starts it: syncs belong to a layer above this one
+        # The route starts a provider's first sync (syncs belong to a layer above this one).
+        initial_sync=s.InitialSync(status="skipped", reason=f"{slug} integrations do not sync"),
     ), row
 
 

@@ -47,7 +47,7 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
         raise
     notifications = row.notifications
     if body.notifications is not msgspec.UNSET:
-        notifications = validate_notifications({**row.notifications, **body.notifications})
+        notifications = validate_notifications({**row.notifications, **msgspec.to_builtins(body.notifications)})
     async with svc.db.session() as session, session.begin():
         await session.execute(
             update(Integration)

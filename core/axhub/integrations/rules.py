@@ -4,8 +4,8 @@ an allowed redirect URI, and the permissions a grant carries."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -16,8 +16,11 @@ from ..types import ProviderInfo, SyncSettings
 from ..validation import convert
 from . import schemas as s
 
-# Settings every scheduled provider understands, accepted at the top level of PUT /settings.
-TOP_LEVEL_SETTINGS = {"sync_direction": "syncDirection", "auto_sync": "autoSync", "sync_interval": "syncInterval"}
+# Settings accepted at the top level of PUT /settings, as the spec writes them: what
+# every scheduled provider understands, and the outbound webhooks' block ("Configuration
+# des webhooks"). Each is refused for a provider whose settings have no such field.
+TOP_LEVEL_SETTINGS = {"sync_direction": "syncDirection", "auto_sync": "autoSync", "sync_interval": "syncInterval",
+                      "webhooks": "webhooks"}
 
 
 def resolve_scopes(info: ProviderInfo, requested: list[str] | None) -> list[str]:
@@ -51,8 +54,7 @@ def validate_notifications(data: dict[str, Any] | None) -> dict[str, Any]:
 def validate_redirect_uri(svc: Services, slug: str, value: str | None) -> str:
     if value is None:
         return f"{svc.config.public_url}/oauth/{slug}/callback"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+    if not re.fullmatch(s.REDIRECT_URI, value):
         raise validation_error("redirectUri", "must be an absolute http(s) URL without a fragment")
     allowed = svc.config.env.get("AXHUB_REDIRECT_URIS")
     if allowed:

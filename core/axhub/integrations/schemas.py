@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from ..wire import Wire
-from ..types import ApiLimits, UserInfo
+from ..types import ApiLimits, SyncDirection, UserInfo
 
 
 class NotificationPrefs(Wire, forbid_unknown_fields=True):
@@ -17,6 +17,14 @@ class NotificationPrefs(Wire, forbid_unknown_fields=True):
     sync_errors: bool = True
     sync_success: bool = False
     weekly_report: bool = False
+
+
+class NotificationPrefsIn(Wire, forbid_unknown_fields=True):
+    """A change of :class:`NotificationPrefs`: the switches given, the others kept."""
+
+    sync_errors: bool | msgspec.UnsetType = msgspec.UNSET
+    sync_success: bool | msgspec.UnsetType = msgspec.UNSET
+    weekly_report: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class Person(Wire):
@@ -29,6 +37,34 @@ class LastError(Wire):
     code: str
     message: str | None
     at: datetime | None
+
+
+class DeliveryCounts(Wire, kw_only=True):
+    """The integration's outbound messages (webhooks, chat posts) and their attempts."""
+    messages: int = 0
+    delivered: int = 0
+    pending: int = 0
+    failed: int = 0
+    attempts: int = 0
+    failed_attempts: int = 0
+    success_rate: float | None = None
+    average_duration_ms: float | None = None
+
+
+_UNSET = msgspec.UNSET
+
+
+class IntegrationStatistics(Wire, kw_only=True):
+    """The spec's figures per kind: a provider that syncs (calendars, Zoom) has the
+    first four, a messaging one the next three, one that delivers ``deliveries``."""
+    events_synced: int | msgspec.UnsetType = _UNSET
+    last_sync_duration: str | None | msgspec.UnsetType = _UNSET
+    error_count: int | msgspec.UnsetType = _UNSET
+    success_rate: float | None | msgspec.UnsetType = _UNSET
+    messages_sent: int | msgspec.UnsetType = _UNSET
+    channels_connected: int | msgspec.UnsetType = _UNSET
+    active_users: int | msgspec.UnsetType = _UNSET
+    deliveries: DeliveryCounts | msgspec.UnsetType = _UNSET
 
 
 class IntegrationOut(Wire):
@@ -45,7 +81,7 @@ class IntegrationOut(Wire):
     notifications: NotificationPrefs
     scopes: list[str]
     permissions: list[str]
-    statistics: dict[str, Any]
+    statistics: IntegrationStatistics
     connected_by: Person
     account: UserInfo
     last_error: LastError | None
@@ -63,11 +99,16 @@ class IntegrationResponse(Wire, kw_only=True):
     data: IntegrationOut
 
 
+# An absolute http(s) URL without a fragment, spaces or control characters: what a
+# redirect URI may be, checked by this pattern alone (rules.validate_redirect_uri).
+REDIRECT_URI = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20\x7f]+[^#\x00-\x20\x7f]*$"
+
+
 class ConnectIn(Wire, forbid_unknown_fields=True):
-    scopes: list[str] | None = None
+    scopes: Annotated[list[str], msgspec.Meta(min_length=1)] | None = None  # None: the provider's defaults
     settings: dict[str, Any] | None = None
-    notifications: dict[str, Any] | None = None
-    redirect_uri: str | None = None
+    notifications: NotificationPrefsIn | None = None
+    redirect_uri: Annotated[str, msgspec.Meta(pattern=REDIRECT_URI, max_length=2048)] | None = None
     name: str | None = None
 
 
@@ -91,14 +132,17 @@ class ConnectResponse(Wire, kw_only=True):
 
 
 class CallbackIn(Wire, forbid_unknown_fields=True):
-    code: str
-    state: str
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    state: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
 class InitialSync(Wire, omit_defaults=True):
-    status: str
+    """The first sync, started as the connection is made (``scheduled``, with its id),
+    or ``skipped`` with the reason, for a provider that does not sync."""
+    status: Literal["scheduled", "skipped"]
     estimated_duration: str | None = None
     sync_id: str | None = None
+    reason: str | None = None
 
 
 class CallbackOut(Wire):
@@ -108,7 +152,7 @@ class CallbackOut(Wire):
     connected_at: datetime
     permissions: list[str]
     user_info: UserInfo
-    initial_sync: InitialSync | None
+    initial_sync: InitialSync
 
 
 class CallbackResponse(Wire, kw_only=True):
@@ -117,11 +161,15 @@ class CallbackResponse(Wire, kw_only=True):
 
 
 class SettingsIn(Wire, forbid_unknown_fields=True):
-    sync_direction: Any = msgspec.UNSET
-    auto_sync: Any = msgspec.UNSET
-    sync_interval: Any = msgspec.UNSET
+    """A change of settings: fields left out are kept. ``settings`` is checked against
+    the provider's own settings (its schema is named after its slug); the top-level
+    fields are the spec's shorthands for the settings of the same name."""
+    sync_direction: SyncDirection | msgspec.UnsetType = msgspec.UNSET
+    auto_sync: bool | msgspec.UnsetType = msgspec.UNSET
+    sync_interval: int | msgspec.UnsetType = msgspec.UNSET  # the operator's bounds, in the OpenAPI
     settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    notifications: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    notifications: NotificationPrefsIn | msgspec.UnsetType = msgspec.UNSET
+    webhooks: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET  # outbound webhooks: one endpoint per event
 
 
 class CleanupStatus(Wire):

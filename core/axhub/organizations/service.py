@@ -5,6 +5,7 @@ alerted under the hub's attendance threshold."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated, Literal
 
 import msgspec
 from sqlalchemy import select
@@ -12,20 +13,25 @@ from sqlalchemy import select
 from ..db import Organization
 from ..errors import validation_error
 from ..runtime.services import Services
-from ..validation import check_timezone
+from ..validation import TimeZone, check_timezone
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 DEFAULT_LOCALE = "fr"
 LOCALES = ("fr", "en", "es", "de", "it", "nl", "pt")
 
 
+# Declared so the OpenAPI lists what is accepted: the locales templates are written in,
+# a fraction.
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
 class OrganizationSettings(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    timezone: str = DEFAULT_TIMEZONE
-    locale: str = DEFAULT_LOCALE
+    timezone: TimeZone = DEFAULT_TIMEZONE
+    locale: Literal[LOCALES] = DEFAULT_LOCALE  # type: ignore[valid-type]
     # A fraction: an ended event whose attendance rate is under it raises attendanceAlert.
     # null: the hub's AXHUB_ATTENDANCE_ALERT_THRESHOLD. Left out of a PUT: unchanged, so
     # that a client that knows only the time zone and locale does not reset it.
-    attendance_alert_threshold: float | None | msgspec.UnsetType = msgspec.UNSET
+    attendance_alert_threshold: Fraction | None | msgspec.UnsetType = msgspec.UNSET
 
 
 async def settings_of(svc: Services, org_id: str) -> OrganizationSettings:

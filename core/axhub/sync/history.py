@@ -17,8 +17,10 @@ from ..runtime.services import Services
 from .lock import GET_RUN
 from .options import human
 
-# History speaks the spec's words for a finished run.
+# History speaks the spec's words for a finished run; a run's own status (at
+# …/sync/{id}/status) says completed and failed. Filters take either word.
 HISTORY_STATUS = {"completed": "success", "partial": "partial", "failed": "error", "started": "started", "running": "running"}
+STATUS_FILTER = {**{word: stored for stored, word in HISTORY_STATUS.items()}, **{s: s for s in HISTORY_STATUS}}
 
 
 def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
@@ -69,9 +71,9 @@ async def history(
         raise validation_error("page", "must be 1 or more")
     query = select(SyncRun).where(SyncRun.integration_id == integration_id)
     if status is not None:
-        stored = {"success": "completed", "error": "failed", "partial": "partial"}.get(status)
+        stored = STATUS_FILTER.get(status)
         if stored is None:
-            raise validation_error("status", "must be one of success, error, partial")
+            raise validation_error("status", f"must be one of {', '.join(STATUS_FILTER)}")
         query = query.where(SyncRun.status == stored)
     for name, raw in (("startDate", start), ("endDate", end)):
         if raw is None:

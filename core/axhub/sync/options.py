@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -53,15 +53,26 @@ class SyncOptionsIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class SyncIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    direction: str | None = None
-    scope: str = "all"
+    direction: Literal[DIRECTIONS] | None = None  # type: ignore[valid-type]  # None: the integration's syncDirection
+    scope: Literal[SCOPES] = "all"  # type: ignore[valid-type]
     options: SyncOptionsIn = msgspec.field(default_factory=SyncOptionsIn)
 
 
-def options_from(body: SyncIn, settings: dict[str, Any]) -> SyncOptions:
-    direction = body.direction or settings.get("syncDirection") or "bidirectional"
-    if direction not in DIRECTIONS:
-        raise validation_error("direction", f"must be one of {', '.join(DIRECTIONS)}")
+def directions_of(settings_type: type) -> tuple[str, ...]:
+    """The directions a provider syncs in: what its settings' ``syncDirection`` takes
+    (Zoom's meetings only follow events), or all three."""
+    for field in msgspec.structs.fields(settings_type):
+        if field.name == "sync_direction":
+            kind = msgspec.inspect.type_info(field.type)
+            if isinstance(kind, msgspec.inspect.LiteralType):
+                return tuple(v for v in DIRECTIONS if v in kind.values)
+    return DIRECTIONS
+
+
+def options_from(body: SyncIn, settings: dict[str, Any], directions: tuple[str, ...] = DIRECTIONS) -> SyncOptions:
+    direction = body.direction or settings.get("syncDirection") or directions[0]
+    if direction not in directions:
+        raise validation_error("direction", f"must be one of {', '.join(directions)} for this provider")
     if body.scope not in SCOPES:
         raise validation_error("scope", f"must be one of {', '.join(SCOPES)}")
     start = end = None

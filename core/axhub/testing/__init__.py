@@ -236,7 +236,7 @@ def connect_synced(client: httpx.Client, provider: str, *, body: dict[str, Any] 
     """Connect a calendar provider with ``settings`` (and more of the connect ``body``)
     and let the initial sync finish: the integration's id."""
     data = connect(client, provider, **(body or {}), settings=settings)
-    if data.get("initialSync"):
+    if data.get("initialSync", {}).get("syncId"):  # a provider that syncs: its first run
         wait_for_sync(client, data["integrationId"], data["initialSync"]["syncId"])
     return data["integrationId"]
 

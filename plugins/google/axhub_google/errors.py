@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import httpx
 
-from axhub import ProviderError, RateLimited
+from axhub import ProviderError, QuotaExceeded, RateLimited
 from axhub.http import retry_after
 from axhub.provider import classify
+
+
+# 403s that say a quota is spent, not a permission missing: the project's daily limit
+# (dailyLimitExceeded) and the Calendar usage limits (quotaExceeded).
+QUOTA_SPENT = ("dailyLimitExceeded", "quotaExceeded")
 
 
 def google_error(response: httpx.Response) -> ProviderError | None:
@@ -24,4 +29,6 @@ def google_error(response: httpx.Response) -> ProviderError | None:
     message = error.get("message") or f"HTTP {response.status_code}"
     if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
         return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
+    if reason in QUOTA_SPENT:
+        return QuotaExceeded(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
     return classify(response, reason, message)

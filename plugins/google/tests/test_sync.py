@@ -352,3 +352,18 @@ def test_a_read_back_throttled_to_the_end_keeps_the_throttling_code_and_links_ne
         again = sync(api, integration)
         assert again["status"] == "completed" and again["statistics"]["eventsCreated"] == 0
         assert [e["summary"] for e in cal.events()] == ["Landed"]
+
+
+@pytest.mark.parametrize("reason, code", [("dailyLimitExceeded", "API_QUOTA_EXCEEDED"),
+                                          ("userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"),
+                                          ("insufficientPermissions", "PERMISSION_DENIED")])
+def test_googles_403_reasons_keep_their_meaning(hub, reason, code):
+    """A 403 is a spent quota, throttling or a missing permission by its reason."""
+    body = {"error": {"code": 403, "message": reason, "errors": [{"domain": "usageLimits", "reason": reason,
+                                                                    "message": reason}]}}
+    with hub.client("manager") as api:
+        integration = connect_google(api)
+        with hub.sandbox("google") as sandbox:
+            sandbox.post("/_control/faults", json={"path": "/calendar/v3", "status": 403, "body": body})
+        data = api.post(f"/api/integrations/{integration}/test").json()["data"]
+        assert data["connectionStatus"] == "unhealthy" and data["lastError"]["code"] == code, data

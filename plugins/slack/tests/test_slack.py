@@ -50,7 +50,8 @@ def test_connect_end_to_end(hub):
             "id": "U0SANDBOX01", "email": "marie.dubois@example.com", "name": "Marie Dubois",
             "avatar": "https://sandbox.axhub.invalid/avatars/marie_192.png",
         }
-        assert "initialSync" not in data or data["initialSync"] is None
+        # Slack does not sync: initialSync still says so, as an object a client can read.
+        assert data["initialSync"] == {"status": "skipped", "reason": "slack integrations do not sync"}
         stored = api.get(f"/api/integrations/{data['integrationId']}")
         counters = sandbox.get("/_control/stats").json()["counters"]
     assert stored.json()["data"]["type"] == "communication"

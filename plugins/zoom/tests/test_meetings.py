@@ -163,7 +163,10 @@ def test_meetings_are_never_imported_and_only_created_when_asked(api, zoom):
     api.put(f"/api/integrations/{integration}/settings", json={"settings": {"autoCreateMeetings": True}})
     past = now() - timedelta(days=1)
     create_event(api, past, past + timedelta(hours=1), title="Already over")
-    run = sync(api, integration, direction="external_to_attendance")  # whatever is asked: export only
+    # Meetings only follow events: a run asked to import is refused, by name.
+    refused = api.post(f"/api/integrations/{integration}/sync", json={"direction": "external_to_attendance"})
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "direction"
+    run = sync(api, integration)
     assert run["statistics"]["outbound"]["created"] == 1 and run["statistics"]["inbound"]["created"] == 0
     assert run["direction"] == "attendance_to_external"
     [meeting] = zoom.meetings().values()

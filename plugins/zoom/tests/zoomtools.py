@@ -23,7 +23,7 @@ def now() -> datetime:
 def connect_zoom(api: httpx.Client, **settings: Any) -> str:
     """Connect with these settings and let the initial sync finish."""
     data = connect(api, "zoom", settings=settings)
-    if data.get("initialSync"):
+    if data.get("initialSync", {}).get("syncId"):  # a provider that syncs: its first run
         wait(api, data["integrationId"], data["initialSync"]["syncId"])
     return data["integrationId"]
 

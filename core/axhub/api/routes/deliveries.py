@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import errors
-from ...wire import Meta, Wire
+from ...wire import Meta, PageNumber, PageSize, Wire
 from ...analytics.statistics import delivery_statistics, empty_delivery_statistics
 from ...auth import Identity, require_role
 from ...errors import validation_error
 from ...runtime.services import Services
 from ...deliveries import service
-from ...deliveries.service import MessageOut, TargetOut
+from ...deliveries.service import STATUSES, MessageOut, TargetOut
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -77,10 +77,10 @@ class DeliveriesController(Controller):
     @get("/messages", summary="The integration's outbound messages, newest first", responses=errors(400, 401, 403, 404))
     async def list_messages(
         self, services: Svc, identity: Who, integration_id: FromPath[str],
-        status: Annotated[str | None, QueryParameter(description="pending, delivered, failed")] = None,
+        status: Annotated[Literal[STATUSES] | None, QueryParameter()] = None,  # type: ignore[valid-type]
         kind: Annotated[str | None, QueryParameter(description="eventCreated, attendanceUpdated, …")] = None,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        page: PageNumber = 1,
+        limit: PageSize = 50,
     ) -> MessageList:
         require_role(identity, "manager")
         data, meta = await service.messages(services, identity, integration_id, status, kind, page, limit)
@@ -98,7 +98,7 @@ class DeliveriesController(Controller):
         return MessageResponse(data=await service.resend(services, identity, integration_id, message_id))
 
     @post("/recover", status_code=202, summary="Send again every failed message created since a time",
-          responses=errors(400, 401, 403, 404))
+          responses=errors(400, 401, 403, 404, body=True))
     async def recover(self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[RecoverIn]) -> RecoverResponse:
         require_role(identity, "manager")
         since = _aware(data.since, "since")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from ..docs import errors
+from ..docs import OptionalBody, errors
 from ...analytics.views import one_view, views
 from ...auth import Identity, require_role
 from ...integrations import connect, manage, service
 from ...integrations import schemas as s
 from ...runtime.services import Services
 from ...sync.options import SyncIn
+from ...types import PROVIDER_TYPES
 from ...sync.runs import start
 
 Svc = NamedDependency[Services]
@@ -31,8 +32,8 @@ class IntegrationsController(Controller):
         services: Svc,
         identity: Who,
         provider: Annotated[str | None, QueryParameter(description="google, microsoft, slack, zoom, …")] = None,
-        status: Annotated[str | None, QueryParameter(description="connected, disconnected, error")] = None,
-        type_: Annotated[str | None, QueryParameter(name="type", description="calendar, communication, video, storage, webhook")] = None,
+        status: Annotated[Literal[service.STATUSES] | None, QueryParameter()] = None,  # type: ignore[valid-type]
+        type_: Annotated[Literal[PROVIDER_TYPES] | None, QueryParameter(name="type")] = None,  # type: ignore[valid-type]
     ) -> s.IntegrationList:
         require_role(identity, "manager")
         return s.IntegrationList(data=await views(services, await service.list_rows(services, identity, provider, status, type_)))
@@ -48,7 +49,7 @@ class IntegrationsController(Controller):
         return s.IntegrationResponse(data=await one_view(services, row))
 
     @post("/{provider:str}/connect", status_code=200, summary="Start the OAuth connection with a provider",
-          responses=errors(400, 401, 403, 404, 502))
+          operation_class=OptionalBody, responses=errors(400, 401, 403, 404, 502, body=True))
     async def connect(
         self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.ConnectIn | None] = None
     ) -> s.ConnectResponse:
@@ -56,7 +57,7 @@ class IntegrationsController(Controller):
         return s.ConnectResponse(data=await connect.connect(services, identity, provider, data or s.ConnectIn()))
 
     @post("/{provider:str}/callback", status_code=200, summary="Finish the OAuth connection with the provider's code",
-          responses=errors(400, 401, 403, 404, 502))
+          responses=errors(400, 401, 403, 404, 502, body=True))
     async def callback(self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.CallbackIn]) -> s.CallbackResponse:
         require_role(identity, "manager")
         out, row = await connect.callback(services, identity, provider, data)
@@ -67,7 +68,7 @@ class IntegrationsController(Controller):
                                              sync_id=started["syncId"])
         return s.CallbackResponse(data=out)
 
-    @put("/{integration_id:str}/settings", summary="Update an integration's settings", responses=errors(400, 401, 403, 404))
+    @put("/{integration_id:str}/settings", summary="Update an integration's settings", responses=errors(400, 401, 403, 404, body=True))
     async def update_settings(
         self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[s.SettingsIn]
     ) -> s.IntegrationResponse:

@@ -30,7 +30,7 @@ class OrganizationController(Controller):
     async def read(self, services: Svc, identity: Who) -> SettingsOut:
         return SettingsOut(data=await service.settings_of(services, identity.org_id))
 
-    @put("/settings", summary="Change the organisation's time zone, locale and alert threshold", responses=errors(400, 401, 403))
+    @put("/settings", summary="Change the organisation's time zone, locale and alert threshold", responses=errors(400, 401, 403, body=True))
     async def change(self, services: Svc, identity: Who, data: JSONBody[OrganizationSettings]) -> SettingsOut:
         require_role(identity, "admin")
         return SettingsOut(data=await service.change(services, identity.org_id, data))
