@@ -97,6 +97,9 @@ class ProviderInfo:
     sandbox: Callable[[], Any] | str | None = None
     sandbox_client: tuple[str, str] | None = None
     docs_url: str | None = None
+    # Paths of settings kept sealed by the vault and masked in answers (dotted keys,
+    # ``*`` for any key), e.g. ``("webhooks.*.headers.*",)``.
+    secret_settings: tuple[str, ...] = ()
 
     @property
     def oauth(self) -> bool:

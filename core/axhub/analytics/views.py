@@ -13,6 +13,7 @@ from ..db import Integration
 from ..integrations import schemas as s
 from ..runtime.services import Services
 from ..types import UserInfo
+from ..vault import mask_settings
 from .statistics import delivery_statistics, messaging_statistics, sync_statistics
 
 
@@ -34,6 +35,11 @@ async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
     return (await views(svc, [row]))[0]
 
 
+def _secret_paths(svc: Services, slug: str) -> tuple[str, ...]:
+    record = svc.plugins.records.get(slug)
+    return record.info.secret_settings if record is not None and record.info is not None else ()
+
+
 def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
     last_error = (
         s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
@@ -50,7 +56,7 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
         last_sync=row.last_sync,
         last_activity=row.last_activity,
         disconnected_at=row.disconnected_at,
-        settings=row.settings,
+        settings=mask_settings(row.settings, _secret_paths(svc, row.provider)),
         notifications=msgspec.convert(row.notifications, s.NotificationPrefs),
         scopes=list(row.requested_scopes),
         permissions=list(row.permissions),

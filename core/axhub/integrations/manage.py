@@ -15,6 +15,7 @@ from ..errors import ApiError, ProviderError, validation_error
 from ..runtime.services import Services
 from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
+from ..vault import open_settings, unmask_settings
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
 from .service import connection, get_owned, now, record_error
 
@@ -23,9 +24,14 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
     """Merge and validate the new settings and save them; the saved row."""
     row = await get_owned(svc, identity, integration_id)
     info = svc.hub.provider(row.provider)
-    merged = dict(row.settings)
+    stored = open_settings(svc.cipher, row.settings, info.secret_settings)
+    merged = dict(stored)
     if body.settings is not msgspec.UNSET:
-        merged.update(body.settings)
+        # A secret shown masked and sent back as it was keeps its stored value.
+        new, orphans = unmask_settings(body.settings, stored, info.secret_settings)
+        if orphans:
+            raise validation_error(f"settings.{orphans[0]}", "a masked value can only keep a stored one; send the value itself")
+        merged.update(new)
     top = {}
     for attr, key in TOP_LEVEL_SETTINGS.items():
         value = getattr(body, attr)
