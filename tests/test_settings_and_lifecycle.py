@@ -188,6 +188,9 @@ def test_webhooks_connect_with_their_configuration_and_the_guard_refuses_private
                                             "headers": {"Authorization": "Bearer token"},
                                             "retryPolicy": {"maxRetries": 3, "backoffMultiplier": 2}}}}
     with hub.client("manager") as api:
+        refused = api.post("/api/integrations/webhooks/connect", json={"settings": config})  # an address: refused now
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "settings.webhooks.eventCreated.url"
+        config["webhooks"]["eventCreated"]["url"] = "http://localhost:9/hook"  # a name: checked once resolved
         data = api.post("/api/integrations/webhooks/connect", json={"settings": config}).json()["data"]
         assert data["status"] == "connected" and data["integrationId"].startswith("int-")
         tested = api.post(f"/api/integrations/{data['integrationId']}/test").json()["data"]

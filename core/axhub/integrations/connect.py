@@ -163,7 +163,10 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
         connected_at=row.connected_at,
         permissions=list(row.permissions),
         user_info=grant.user,
-        initial_sync=None,  # the route starts it: syncs belong to a layer above this one
+        # A provider that syncs has its first run started by the route (syncs belong to
+        # a layer above this one), which replaces this.
+        initial_sync=s.InitialSync(status="not_applicable",
+                                   reason=f"{info.name} has no events to sync: nothing runs at connect"),
     ), row
 
 

@@ -96,9 +96,13 @@ class CallbackIn(Wire, forbid_unknown_fields=True):
 
 
 class InitialSync(Wire, omit_defaults=True):
+    """``scheduled`` (with the run's id) for a provider that syncs; ``not_applicable``
+    with the ``reason`` for one that has nothing to sync (Slack, webhooks)."""
+
     status: str
     estimated_duration: str | None = None
     sync_id: str | None = None
+    reason: str | None = None
 
 
 class CallbackOut(Wire):
@@ -108,7 +112,7 @@ class CallbackOut(Wire):
     connected_at: datetime
     permissions: list[str]
     user_info: UserInfo
-    initial_sync: InitialSync | None
+    initial_sync: InitialSync
 
 
 class CallbackResponse(Wire, kw_only=True):

@@ -17,8 +17,11 @@ from ..runtime.services import Services
 from .lock import GET_RUN
 from .options import human
 
-# History speaks the spec's words for a finished run.
+# One run, two vocabularies, as the spec has it (docs/api-changes.md): the live status
+# (``…/sync/:id/status``) says started/running/completed/partial/failed; history says
+# success/partial/error for a finished run. A history filter takes either spelling.
 HISTORY_STATUS = {"completed": "success", "partial": "partial", "failed": "error", "started": "started", "running": "running"}
+STATUS_FILTER = {**{word: stored for stored, word in HISTORY_STATUS.items()}, **{stored: stored for stored in HISTORY_STATUS}}
 
 
 def run_view(run: SyncRun, *, history: bool = False) -> dict[str, Any]:
@@ -69,9 +72,9 @@ async def history(
         raise validation_error("page", "must be 1 or more")
     query = select(SyncRun).where(SyncRun.integration_id == integration_id)
     if status is not None:
-        stored = {"success": "completed", "error": "failed", "partial": "partial"}.get(status)
+        stored = STATUS_FILTER.get(status)
         if stored is None:
-            raise validation_error("status", "must be one of success, error, partial")
+            raise validation_error("status", f"must be one of {', '.join(STATUS_FILTER)} (history's words or the status's)")
         query = query.where(SyncRun.status == stored)
     for name, raw in (("startDate", start), ("endDate", end)):
         if raw is None:

@@ -4,12 +4,13 @@ engine's options (``SyncOptions``), and the words a run's durations are shown in
 from __future__ import annotations
 
 import dataclasses
+import typing
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from ..errors import validation_error
+from ..errors import ApiError, validation_error
 
 DIRECTIONS = ("bidirectional", "attendance_to_external", "external_to_attendance")
 SCOPES = ("all", "future", "past")
@@ -58,10 +59,20 @@ class SyncIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     options: SyncOptionsIn = msgspec.field(default_factory=SyncOptionsIn)
 
 
-def options_from(body: SyncIn, settings: dict[str, Any]) -> SyncOptions:
-    direction = body.direction or settings.get("syncDirection") or "bidirectional"
-    if direction not in DIRECTIONS:
-        raise validation_error("direction", f"must be one of {', '.join(DIRECTIONS)}")
+def allowed_directions(settings_type: type) -> tuple[str, ...]:
+    """The directions a provider can sync: those its ``syncDirection`` setting allows
+    (Zoom's is ``Literal["attendance_to_external"]``), else every one."""
+    for field in msgspec.structs.fields(settings_type):
+        if field.name == "sync_direction" and typing.get_origin(field.type) is typing.Literal:
+            return tuple(a for a in typing.get_args(field.type) if a in DIRECTIONS)
+    return DIRECTIONS
+
+
+def options_from(body: SyncIn, settings: dict[str, Any], allowed: tuple[str, ...] = DIRECTIONS) -> SyncOptions:
+    direction = body.direction or settings.get("syncDirection") or allowed[0]
+    if direction not in allowed:
+        raise ApiError("VALIDATION_ERROR", f"direction: must be one of {', '.join(allowed)}", field="direction",
+                       details={"allowed": list(allowed)})
     if body.scope not in SCOPES:
         raise validation_error("scope", f"must be one of {', '.join(SCOPES)}")
     start = end = None

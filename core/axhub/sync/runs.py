@@ -24,7 +24,7 @@ from ..runtime.services import Services
 from .engine import Engine
 from .lock import RECORD, RUNNING, acquire, release, release_statement, renew
 from .notices import after_sync
-from .options import SyncIn, SyncOptions, estimate, options_from
+from .options import SyncIn, SyncOptions, allowed_directions, estimate, options_from
 
 log = logging.getLogger("axhub.sync")
 
@@ -44,7 +44,7 @@ async def start(
         raise ApiError("CONFLICT", "the integration is disconnected; connect it again to sync")
     if not svc.hub.implements(row.provider, "sync"):
         raise ApiError("PROVIDER_NOT_SUPPORTED", f"{row.provider} integrations do not sync", status=400)
-    options = options_from(body, row.settings)
+    options = options_from(body, row.settings, allowed_directions(svc.hub.provider(row.provider).settings_type))
     run_id = new_id("sync")
     holder, taken = await acquire(svc, row.id, row.org_id, run_id)
     if holder is not None:

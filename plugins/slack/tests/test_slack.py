@@ -50,7 +50,9 @@ def test_connect_end_to_end(hub):
             "id": "U0SANDBOX01", "email": "marie.dubois@example.com", "name": "Marie Dubois",
             "avatar": "https://sandbox.axhub.invalid/avatars/marie_192.png",
         }
-        assert "initialSync" not in data or data["initialSync"] is None
+        # Always an object: a client reading initialSync.status learns why nothing runs.
+        assert data["initialSync"]["status"] == "not_applicable" and "no events to sync" in data["initialSync"]["reason"]
+        assert "syncId" not in data["initialSync"]
         stored = api.get(f"/api/integrations/{data['integrationId']}")
         counters = sandbox.get("/_control/stats").json()["counters"]
     assert stored.json()["data"]["type"] == "communication"

@@ -358,3 +358,16 @@ def test_disconnect_when_zoom_refuses_says_so(api, sandbox):
     data = api.delete(f"/api/integrations/{integration}").json()["data"]
     assert data["status"] == "disconnected" and data["cleanupStatus"]["tokensRevoked"] is False
     assert any("Added Apps" in note for note in data["cleanupStatus"]["notes"])
+
+
+@pytest.mark.parametrize("direction", ["bidirectional", "external_to_attendance"])
+def test_a_sync_in_a_direction_zoom_cannot_do_is_400_naming_direction(api, direction):
+    integration = connect(api, "zoom")["integrationId"]
+    runs = len(api.get(f"/api/integrations/{integration}/history").json()["data"])
+    response = api.post(f"/api/integrations/{integration}/sync", json={"direction": direction})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["field"] == "direction", error
+    assert error["details"]["allowed"] == ["attendance_to_external"]
+    assert "attendance_to_external" in error["message"]
+    assert len(api.get(f"/api/integrations/{integration}/history").json()["data"]) == runs  # no run was started

@@ -64,7 +64,7 @@ class SyncController(Controller):
         integration_id: FromPath[str],
         limit: Annotated[int, QueryParameter(description="entries per page (default 50)")] = 50,
         page: Annotated[int, QueryParameter()] = 1,
-        status: Annotated[str | None, QueryParameter(description="success, error, partial")] = None,
+        status: Annotated[str | None, QueryParameter(description="success, error, partial (or the live status's completed, failed; started, running)")] = None,
         start_date: Annotated[str | None, QueryParameter(name="startDate")] = None,
         end_date: Annotated[str | None, QueryParameter(name="endDate")] = None,
     ) -> SyncHistory:
