@@ -28,7 +28,7 @@ from axhub.retry import Again, settle_calls, with_retries
 from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult, read_ahead
 
 from . import batch
-from .errors import google_error
+from .errors import QUOTA, google_error
 from .settings import GoogleSettings
 
 PAGE_SIZE = 2500  # the most Google returns in one page
@@ -352,7 +352,7 @@ def _transient(reply: batch.Reply) -> bool:
 def _code(reply: batch.Reply) -> str:
     """The spec's code for Google's answer to a call that did not succeed."""
     reason, _ = _error_reason(reply.body)
-    if reason == "quotaExceeded":
+    if reason in QUOTA:
         return "API_QUOTA_EXCEEDED"
     if reply.status == 429 or (reply.status == 403 and reason in THROTTLED):
         return "RATE_LIMIT_EXCEEDED"

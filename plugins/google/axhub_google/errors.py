@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import httpx
 
-from axhub import ProviderError, RateLimited
+from axhub import ProviderError, QuotaExceeded, RateLimited
 from axhub.http import retry_after
 from axhub.provider import classify
+
+
+QUOTA = {"dailyLimitExceeded", "quotaExceeded"}
 
 
 def google_error(response: httpx.Response) -> ProviderError | None:
@@ -22,6 +25,9 @@ def google_error(response: httpx.Response) -> ProviderError | None:
     reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
     reason = reasons[0] if reasons else error.get("status")
     message = error.get("message") or f"HTTP {response.status_code}"
+    # Google's usageLimits reasons: a spent daily quota is not a rate to wait out.
+    if reason in QUOTA:
+        return QuotaExceeded(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
     if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
         return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
     return classify(response, reason, message)
