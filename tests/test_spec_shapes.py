@@ -27,3 +27,21 @@ def test_every_integration_has_statistics_in_the_spec_shape(hub):
             else:
                 assert detail["messagesSent"] == 0 and detail["errorCount"] == 0
                 assert detail["deliveries"]["messages"] == 0 and detail["deliveries"]["failed"] == 0
+
+
+def test_api_limits_have_the_spec_shape_for_every_provider(hub):
+    with hub.client("manager") as api:
+        ids = {slug: connect(api, slug)["integrationId"] for slug in ("google", "microsoft", "zoom", "slack")}
+        hook = api.post("/api/integrations/webhooks/connect", json={"settings": {"webhooks": {
+            "eventCreated": {"url": "https://hooks.example.com/in"}}}})
+        ids["webhooks"] = hook.json()["data"]["integrationId"]
+        for slug, integration in ids.items():
+            tested = api.post(f"/api/integrations/{integration}/test").json()["data"]
+            limits = tested["apiLimits"]
+            assert limits is not None and {"remaining", "resetAt", "dailyLimit"} <= set(limits), (slug, limits)
+            assert limits["callsToday"] >= 0
+        google = api.post(f"/api/integrations/{ids['google']}/test").json()["data"]["apiLimits"]
+        # No rate-limit headers from Google: its documented quota less the hub's own count.
+        assert google["dailyLimit"] == 1_000_000 and google["callsToday"] >= 1
+        assert google["remaining"] == google["dailyLimit"] - google["callsToday"]
+        assert google["resetAt"].endswith("T00:00:00Z")

@@ -16,6 +16,7 @@ from ..runtime.services import Services
 from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
 from ..vault import open_settings, unmask_settings
+from .limits import api_limits
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
 from .service import connection, get_owned, now, record_error
 
@@ -125,6 +126,7 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         async with svc.db.session() as session, session.begin():
             await session.execute(update(Integration).where(Integration.id == row.id).values(**values))
     recommendations.extend(report.recommendations)
+    limits = await api_limits(svc, info, row.id, report.api_limits)
     if report.api_limits and report.api_limits.remaining is not None and report.api_limits.limit:
         if report.api_limits.remaining < 0.1 * report.api_limits.limit:
             recommendations.append("Less than 10% of the provider's rate limit remains")
@@ -132,7 +134,7 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         connection_status=status,  # type: ignore[arg-type]
         response_time=_ms(elapsed),
         permissions=permissions,
-        api_limits=report.api_limits,
+        api_limits=limits,
         last_error=error,
         recommendations=recommendations,
     )

@@ -226,7 +226,7 @@ def test_connection_test_reports_zooms_rate_limit_headers(api, sandbox):
     assert report["responseTime"].endswith("ms")
     limits = report["apiLimits"]
     assert limits["category"] == "Light" and limits["limit"] == 30 and 0 <= limits["remaining"] < 30
-    assert "dailyLimit" not in limits  # a per-second limit is no daily quota
+    assert limits["dailyLimit"] is None  # a per-second limit is no daily quota
 
 
 def test_daily_limit_is_reported_with_its_reset(api, sandbox):
