@@ -218,3 +218,9 @@ def test_unknown_webhook_event_is_refused(hub):
         response = api.post("/api/integrations/webhooks/connect",
                             json={"settings": {"webhooks": {"eventExploded": {"url": "https://x.example"}}}})
     assert response.status_code == 400 and response.json()["error"]["field"].startswith("settings.webhooks")
+
+
+def test_a_webhooks_block_for_a_provider_without_one_names_the_field(google):
+    api, integration = google
+    response = api.put(f"/api/integrations/{integration}/settings", json={"webhooks": {}})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "webhooks", response.text

@@ -43,13 +43,16 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
         for key in top:
             if key not in fields:
                 raise validation_error(key, f"{info.slug} integrations have no {key} setting")
+        top, orphans = unmask_settings(top, stored, info.secret_settings)
+        if orphans:
+            raise validation_error(orphans[0], "a masked value can only keep a stored one; send the value itself")
         merged.update(top)
     try:
         settings = validate_settings(svc, info, merged)
     except ApiError as exc:
         # A fault in a top-level field is reported where the caller put it.
         bare = (exc.field or "").removeprefix("settings.")
-        if bare in top:
+        if bare.split(".", 1)[0] in top:
             raise validation_error(bare, exc.message.split(": ", 1)[-1]) from None
         raise
     notifications = row.notifications

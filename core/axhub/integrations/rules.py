@@ -18,7 +18,9 @@ from ..vault import seal_settings
 from . import schemas as s
 
 # Settings every scheduled provider understands, accepted at the top level of PUT /settings.
-TOP_LEVEL_SETTINGS = {"sync_direction": "syncDirection", "auto_sync": "autoSync", "sync_interval": "syncInterval"}
+# (and the spec's ``webhooks`` block, by the providers whose settings have one).
+TOP_LEVEL_SETTINGS = {"sync_direction": "syncDirection", "auto_sync": "autoSync", "sync_interval": "syncInterval",
+                      "webhooks": "webhooks"}
 
 
 def resolve_scopes(info: ProviderInfo, requested: list[str] | None) -> list[str]:

@@ -124,6 +124,9 @@ class SettingsIn(Wire, forbid_unknown_fields=True):
     sync_direction: Any = msgspec.UNSET
     auto_sync: Any = msgspec.UNSET
     sync_interval: Any = msgspec.UNSET
+    # The spec's webhook configuration block, at the top level as the spec shows it
+    # (or inside ``settings``): for providers whose settings have ``webhooks``.
+    webhooks: Any = msgspec.UNSET
     settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     notifications: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
