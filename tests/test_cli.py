@@ -45,6 +45,25 @@ def test_first_start_creates_its_secrets_private(tmp_path):
         assert path.exists() and (path.stat().st_mode & 0o777) == 0o600
 
 
+def test_the_data_directory_and_its_database_are_private(tmp_path):
+    """Created by the hub, the data folder is 0700 and the SQLite database 0600 (the
+    umask would give 0755 and 0644)."""
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "AXHUB_DATABASE_URL"}
+    old = os.umask(0o022)
+    try:
+        out = subprocess.run([sys.executable, "-m", "axhub.cli", "db", "upgrade"], env={**env, "AXHUB_DATA_DIR": str(data)},
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        os.umask(old)
+    assert out.returncode == 0, out.stderr
+    assert (data.stat().st_mode & 0o777) == 0o700
+    files = list(data.iterdir())
+    assert data / "axhub.db" in files
+    for path in files:
+        assert (path.stat().st_mode & 0o777) == 0o600, path
+
+
 def test_plugins_lists_the_first_party_plugins(tmp_path):
     out = axhub("plugins", env={"AXHUB_DATA_DIR": str(tmp_path)})
     for slug in ("google", "webhooks"):

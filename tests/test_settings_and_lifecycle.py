@@ -151,7 +151,9 @@ def test_connection_test_reports_health_permissions_and_timing(google):
     assert data["connectionStatus"] == "healthy"
     assert data["responseTime"].endswith("ms")
     assert data["permissions"] == {"read_calendar": True, "write_calendar": True, "manage_events": True}
-    assert data["lastError"] is None and data["apiLimits"] is None
+    assert data["lastError"] is None
+    # Google sends no rate-limit headers: its documented daily quota less the hub's count.
+    assert data["apiLimits"]["dailyLimit"] == 1_000_000 and data["apiLimits"]["callsToday"] >= 1
     assert "Connection is healthy" in data["recommendations"]
     assert view(api, integration)["lastActivity"] is not None
 
@@ -188,6 +190,9 @@ def test_webhooks_connect_with_their_configuration_and_the_guard_refuses_private
                                             "headers": {"Authorization": "Bearer token"},
                                             "retryPolicy": {"maxRetries": 3, "backoffMultiplier": 2}}}}
     with hub.client("manager") as api:
+        refused = api.post("/api/integrations/webhooks/connect", json={"settings": config})  # an address: refused now
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "settings.webhooks.eventCreated.url"
+        config["webhooks"]["eventCreated"]["url"] = "http://localhost:9/hook"  # a name: checked once resolved
         data = api.post("/api/integrations/webhooks/connect", json={"settings": config}).json()["data"]
         assert data["status"] == "connected" and data["integrationId"].startswith("int-")
         tested = api.post(f"/api/integrations/{data['integrationId']}/test").json()["data"]
@@ -213,3 +218,9 @@ def test_unknown_webhook_event_is_refused(hub):
         response = api.post("/api/integrations/webhooks/connect",
                             json={"settings": {"webhooks": {"eventExploded": {"url": "https://x.example"}}}})
     assert response.status_code == 400 and response.json()["error"]["field"].startswith("settings.webhooks")
+
+
+def test_a_webhooks_block_for_a_provider_without_one_names_the_field(google):
+    api, integration = google
+    response = api.put(f"/api/integrations/{integration}/settings", json={"webhooks": {}})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "webhooks", response.text

@@ -20,11 +20,31 @@ def _list(value: str | None) -> tuple[str, ...] | None:
     return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by its owner only (0700): it holds the database, the
+    keys and the logs. A folder that exists already is left as the operator made it."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is masked by the umask
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if it does not exist (then whoever writes
+    it, e.g. SQLite, keeps that mode)."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    return path
+
+
 def _secret_file(path: Path, make) -> str:
     """Read a secret kept in the data folder, creating it (mode 0600) on first start."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(make())
@@ -66,7 +86,7 @@ class Config:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
         env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("AXHUB_DATA_DIR") or "./axhub-data").resolve()
+        data_dir = private_dir(Path(env.get("AXHUB_DATA_DIR") or "./axhub-data").resolve())
         database_url = env.get("AXHUB_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'axhub.db'}"
         jwt_secret = env.get("AXHUB_JWT_SECRET") or _secret_file(
             data_dir / "jwt.secret", lambda: secrets.token_urlsafe(48)

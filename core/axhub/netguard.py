@@ -46,6 +46,47 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+def _number(part: str) -> int | None:
+    """One part of a numeric host as the C resolver reads it: 0x… hex, 0… octal, else decimal."""
+    try:
+        if part[:2].lower() == "0x":
+            return int(part[2:], 16) if part[2:] else None
+        if len(part) > 1 and part.startswith("0"):
+            return int(part[1:], 8)
+        return int(part, 10) if part.isdigit() else None
+    except ValueError:
+        return None
+
+
+def literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as a number stands for, or None for a name.
+
+    Besides dotted quads and bracketed IPv6, the system resolver (inet_aton) reads
+    ``2130706433``, ``0x7f000001``, ``0177.0.0.1`` and ``127.1`` as 127.0.0.1: a check
+    made without DNS must read them the same way, or it would pass what a send reaches."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return None
+    parts = host.rstrip(".").split(".") if host else []
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = [_number(p) for p in parts]
+    if any(n is None for n in numbers):
+        return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value * 256 + n
+    return ipaddress.IPv4Address(value * 256 ** (4 - len(head)) + last)
+
+
 class Guard:
     def __init__(self, allow: Iterable[str] = (), https_only: bool = False) -> None:
         self.networks = []
@@ -82,15 +123,23 @@ class Guard:
             raise Blocked(url, "the port is not a number") from None
         return parts.hostname.lower(), port
 
+    def check_destination(self, url: str) -> tuple[str, int]:
+        """What can be known of ``url`` without DNS, as a destination is saved: the
+        checks of :meth:`check_url`, and a host written as an address (in any of the
+        forms :func:`literal` reads) in a range :meth:`resolve` would refuse. A name is
+        checked when a message is sent, on the addresses it then resolves to."""
+        host, port = self.check_url(url)
+        address = literal(host)
+        if address is not None and host not in self.hosts and not self.allowed(address):
+            raise Blocked(url, f"{host} is a non-public address ({address}); the operator's AXHUB_OUTBOUND_ALLOW does not admit it")
+        return host, port
+
     async def resolve(self, url: str) -> list[str]:
         """Every address ``url`` resolves to, all checked; raises :class:`Blocked`."""
         host, port = self.check_url(url)
-        try:
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
+        address = literal(host)
+        if address is not None:
+            addresses = [address]
         else:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -97,6 +97,12 @@ class ProviderInfo:
     sandbox: Callable[[], Any] | str | None = None
     sandbox_client: tuple[str, str] | None = None
     docs_url: str | None = None
+    # Paths of settings kept sealed by the vault and masked in answers (dotted keys,
+    # ``*`` for any key), e.g. ``("webhooks.*.headers.*",)``.
+    secret_settings: tuple[str, ...] = ()
+    # The provider's documented daily quota of calls (per integration), when it sends no
+    # rate-limit headers: apiLimits is then computed from it and the hub's own count.
+    daily_quota: int | None = None
 
     @property
     def oauth(self) -> bool:
@@ -149,12 +155,18 @@ class AuthorizationRequest(msgspec.Struct, frozen=True):
     code_challenge_method: str | None = None
 
 
-class ApiLimits(msgspec.Struct, omit_defaults=True, rename="camel"):
+class ApiLimits(msgspec.Struct, rename="camel"):
+    """``apiLimits`` of ``POST /:id/test``: the spec's ``remaining``, ``resetAt`` and
+    ``dailyLimit`` always present (null where neither the provider's headers nor its
+    documented quota say), and beside them the window's ``limit``, its ``category``
+    and the hub's own count of today's calls (``callsToday``)."""
+
     remaining: int | None = None
     reset_at: datetime | None = None
     daily_limit: int | None = None
     limit: int | None = None
     category: str | None = None
+    calls_today: int | None = None
 
 
 class ConnectionReport(msgspec.Struct):

@@ -4,6 +4,11 @@ Grants are msgspec-encoded and sealed with Fernet (AES-128-CBC + HMAC-SHA256).
 ``AXHUB_VAULT_KEYS`` lists keys newest first: the first encrypts, all decrypt, and
 ``axhub vault rotate`` re-seals every row with the first.
 
+Secret settings (a plugin names them in ``ProviderInfo.secret_settings``, e.g. the
+values of custom webhook headers) are sealed with the same keys inside the settings
+column (``vault:<token>``), opened only for the plugin's ``Connection`` and shown to
+clients as :data:`MASK`; a settings update that sends the mask back keeps the value.
+
 Refresh happens ahead of expiry (``AXHUB_REFRESH_MARGIN``). Many coroutines of one
 process queue on an asyncio lock; several processes race for a lease on the row with a
 compare-and-swap on ``version``, so the provider sees exactly one refresh call, and the
@@ -57,6 +62,88 @@ class Cipher:
 
     def open_credentials(self, token: bytes) -> Credentials:
         return msgspec.json.decode(self.open(token), type=Credentials)
+
+
+SEALED = "vault:"  # prefix of a sealed value inside an integration's settings
+MASK = "********"  # what a client sees of a secret setting, and sends back to keep it
+
+
+def _each_secret(data: Any, patterns: tuple[str, ...], fn: Callable[[str, Any], Any]) -> Any:
+    """``data`` with every value at a pattern's path (dotted keys, ``*`` for any key)
+    replaced by ``fn(path, value)``."""
+    def walk(node: Any, segments: list[str], path: str) -> Any:
+        if not segments:
+            return fn(path, node)
+        if not isinstance(node, dict):
+            return node
+        head, *rest = segments
+        return {k: walk(v, rest, f"{path}.{k}" if path else k) if head in ("*", k) else v for k, v in node.items()}
+
+    for pattern in patterns:
+        data = walk(data, pattern.split("."), "")
+    return data
+
+
+def _at(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def seal_settings(cipher: "Cipher", data: dict, patterns: tuple[str, ...]) -> dict:
+    """Settings as stored: each secret value sealed."""
+    def seal(_path: str, value: Any) -> Any:
+        if not isinstance(value, str) or value.startswith(SEALED):
+            return value
+        return SEALED + cipher.seal(value.encode()).decode()
+    return _each_secret(data, patterns, seal)
+
+
+def open_settings(cipher: "Cipher", data: dict, patterns: tuple[str, ...]) -> dict:
+    """Stored settings with each secret value in clear (for the plugin, never a client)."""
+    def open_(_path: str, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(SEALED):
+            return cipher.open(value[len(SEALED):].encode()).decode()
+        return value
+    return _each_secret(data, patterns, open_)
+
+
+def mask_settings(data: dict, patterns: tuple[str, ...]) -> dict:
+    """Settings as a client sees them: the names of secret values, not the values (and
+    no sealed value, even of a plugin that is not loaded now)."""
+    def sealed(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: sealed(v) for k, v in node.items()}
+        return MASK if isinstance(node, str) and node.startswith(SEALED) else node
+    return sealed(_each_secret(data, patterns, lambda _path, value: MASK if isinstance(value, str) else value))
+
+
+def unmask_settings(data: dict, stored: dict, patterns: tuple[str, ...]) -> tuple[dict, list[str]]:
+    """New settings with each masked value replaced by the stored one at the same path;
+    also the paths of masks that have no stored value to stand for."""
+    orphans: list[str] = []
+
+    def keep(path: str, value: Any) -> Any:
+        if value != MASK:
+            return value
+        kept = _at(stored, path)
+        if kept is None:
+            orphans.append(path)
+        return kept if kept is not None else value
+    return _each_secret(data, patterns, keep), orphans
+
+
+def _rotate_sealed(cipher: "Cipher", node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _rotate_sealed(cipher, v) for k, v in node.items()}
+    if isinstance(node, str) and node.startswith(SEALED):
+        try:
+            return SEALED + cipher.rotate(node[len(SEALED):].encode()).decode()
+        except InvalidToken:  # a setting that only looks sealed
+            return node
+    return node
 
 
 def _now() -> datetime:
@@ -194,5 +281,10 @@ class Vault:
             for row in rows:
                 row.ciphertext = self.cipher.rotate(row.ciphertext)
                 count += 1
+            for row in (await s.execute(select(Integration))).scalars().all():
+                rotated = _rotate_sealed(self.cipher, row.settings)
+                if rotated != row.settings:
+                    row.settings = rotated
+                    count += 1
         return count
 

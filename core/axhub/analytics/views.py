@@ -13,20 +13,26 @@ from ..db import Integration
 from ..integrations import schemas as s
 from ..runtime.services import Services
 from ..types import UserInfo
+from ..vault import mask_settings
 from .statistics import delivery_statistics, empty_delivery_statistics, messaging_statistics, sync_statistics
 
 
 async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut]:
     """Integration views with their ``statistics``, computed for all rows at once."""
-    # Sync figures for every provider that syncs: calendars, and Zoom's meetings.
-    stats = await sync_statistics(svc, [r.id for r in rows if svc.hub.implements(r.provider, "sync")])
-    stats.update(await messaging_statistics(svc, [r.id for r in rows if r.type == "communication"]))
-    # Outbound deliveries are counted for every integration that made some, and for an
-    # outbound webhooks integration always (zeros before its first delivery).
+    # Every integration has its figures, zeros where nothing happened: the sync shape
+    # for whatever syncs (calendars, Zoom), the messaging shape for chats, and for
+    # outbound webhooks their deliveries, summed up in the messaging words.
+    syncing = [r.id for r in rows if r.type == "calendar" or _syncs(svc, r.provider)]
+    stats = await sync_statistics(svc, syncing)
+    stats.update(await messaging_statistics(svc, [r.id for r in rows if r.type == "communication" and r.id not in stats]))
     deliveries = await delivery_statistics(svc, [r.id for r in rows])
     for r in rows:
-        counts = deliveries.get(r.id) or (empty_delivery_statistics() if r.type == "webhook" else None)
-        if counts is not None:
+        counts = deliveries.get(r.id)
+        if r.type == "webhook":
+            counts = counts or empty_delivery_statistics()
+            stats[r.id] = {"messagesSent": counts["delivered"], "errorCount": counts["failed"],
+                           "successRate": counts["successRate"], **stats.get(r.id, {})}
+        if counts is not None:  # outbound deliveries, for every integration that made some
             stats.setdefault(r.id, {})["deliveries"] = counts
     scheduled = [r for r in rows if svc.scheduler.interval_of(r) is not None]
     fires = await svc.scheduler.next_fire_times([r.id for r in scheduled])
@@ -37,6 +43,16 @@ async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut
 
 async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
     return (await views(svc, [row]))[0]
+
+
+def _syncs(svc: Services, slug: str) -> bool:
+    record = svc.plugins.records.get(slug)
+    return record is not None and record.status == "loaded" and svc.hub.implements(slug, "sync")
+
+
+def _secret_paths(svc: Services, slug: str) -> tuple[str, ...]:
+    record = svc.plugins.records.get(slug)
+    return record.info.secret_settings if record is not None and record.info is not None else ()
 
 
 def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
@@ -55,7 +71,7 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
         last_sync=row.last_sync,
         last_activity=row.last_activity,
         disconnected_at=row.disconnected_at,
-        settings=row.settings,
+        settings=mask_settings(row.settings, _secret_paths(svc, row.provider)),
         notifications=msgspec.convert(row.notifications, s.NotificationPrefs),
         scopes=list(row.requested_scopes),
         permissions=list(row.permissions),

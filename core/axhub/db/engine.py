@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ..config import private_file
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 IDLE_PING = 5.0  # seconds a pooled PostgreSQL connection may sit unused before a ping
 COPY_FROM = 200  # rows; below this a COPY's extra round trips cost more than they save
@@ -26,8 +28,10 @@ class Database:
         kwargs: dict = {}
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                # The database (and its -wal/-shm files, which SQLite creates with the
+                # database's mode) readable by the hub's user only.
+                private_file(Path(path.split("?", 1)[0]))
             kwargs["connect_args"] = {"timeout": 30}
         else:
             # random_page_cost: PostgreSQL's default (4) prices an index lookup for

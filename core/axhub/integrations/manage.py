@@ -15,6 +15,8 @@ from ..errors import ApiError, ProviderError, validation_error
 from ..runtime.services import Services
 from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
+from ..vault import open_settings, unmask_settings
+from .limits import api_limits
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
 from .service import connection, get_owned, now, record_error
 
@@ -23,9 +25,14 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
     """Merge and validate the new settings and save them; the saved row."""
     row = await get_owned(svc, identity, integration_id)
     info = svc.hub.provider(row.provider)
-    merged = dict(row.settings)
+    stored = open_settings(svc.cipher, row.settings, info.secret_settings)
+    merged = dict(stored)
     if body.settings is not msgspec.UNSET:
-        merged.update(body.settings)
+        # A secret shown masked and sent back as it was keeps its stored value.
+        new, orphans = unmask_settings(body.settings, stored, info.secret_settings)
+        if orphans:
+            raise validation_error(f"settings.{orphans[0]}", "a masked value can only keep a stored one; send the value itself")
+        merged.update(new)
     top = {}
     for attr, key in TOP_LEVEL_SETTINGS.items():
         value = getattr(body, attr)
@@ -36,13 +43,16 @@ async def update_settings(svc: Services, identity: Identity, integration_id: str
         for key in top:
             if key not in fields:
                 raise validation_error(key, f"{info.slug} integrations have no {key} setting")
+        top, orphans = unmask_settings(top, stored, info.secret_settings)
+        if orphans:
+            raise validation_error(orphans[0], "a masked value can only keep a stored one; send the value itself")
         merged.update(top)
     try:
         settings = validate_settings(svc, info, merged)
     except ApiError as exc:
         # A fault in a top-level field is reported where the caller put it.
         bare = (exc.field or "").removeprefix("settings.")
-        if bare in top:
+        if bare.split(".", 1)[0] in top:
             raise validation_error(bare, exc.message.split(": ", 1)[-1]) from None
         raise
     notifications = row.notifications
@@ -119,6 +129,7 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         async with svc.db.session() as session, session.begin():
             await session.execute(update(Integration).where(Integration.id == row.id).values(**values))
     recommendations.extend(report.recommendations)
+    limits = await api_limits(svc, info, row.id, report.api_limits)
     if report.api_limits and report.api_limits.remaining is not None and report.api_limits.limit:
         if report.api_limits.remaining < 0.1 * report.api_limits.limit:
             recommendations.append("Less than 10% of the provider's rate limit remains")
@@ -126,7 +137,7 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         connection_status=status,  # type: ignore[arg-type]
         response_time=_ms(elapsed),
         permissions=permissions,
-        api_limits=report.api_limits,
+        api_limits=limits,
         last_error=error,
         recommendations=recommendations,
     )

@@ -14,6 +14,7 @@ from ..netguard import Guard, validating
 from ..runtime.services import Services
 from ..types import ProviderInfo, SyncSettings
 from ..validation import convert
+from ..vault import seal_settings
 from . import schemas as s
 
 # Settings accepted at the top level of PUT /settings, as the spec writes them: what
@@ -44,7 +45,8 @@ def validate_settings(svc: Services, info: ProviderInfo, data: dict[str, Any], *
         low, high = svc.config.sync_interval_min, svc.config.sync_interval_max
         if not low <= obj.sync_interval <= high:
             raise validation_error(f"{prefix}.syncInterval", f"must be between {low} and {high} seconds")
-    return msgspec.to_builtins(obj)
+    # As stored: the plugin's secret settings sealed by the vault.
+    return seal_settings(svc.cipher, msgspec.to_builtins(obj), info.secret_settings)
 
 
 def validate_notifications(data: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..errors import ApiError, InvalidCredentials, ProviderError, validation_err
 from ..metering import attribute
 from ..runtime.services import Services
 from ..types import PROVIDER_TYPES, Connection, UserInfo
+from ..vault import open_settings
 from . import schemas as s
 
 STATUSES = ("connected", "disconnected", "error")
@@ -75,7 +76,7 @@ def connection(svc: Services, row: Integration) -> Connection:
         id=row.id,
         org_id=row.org_id,
         provider=row.provider,
-        settings=msgspec.convert(row.settings, info.settings_type),
+        settings=msgspec.convert(open_settings(svc.cipher, row.settings, info.secret_settings), info.settings_type),
         granted_scopes=tuple(row.granted_scopes),
         account=msgspec.convert(row.account, UserInfo),
         _credentials=lambda: svc.vault.get(row.id, refresh),

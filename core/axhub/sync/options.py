@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..errors import validation_error
+from ..errors import ApiError, validation_error
 
 DIRECTIONS = ("bidirectional", "attendance_to_external", "external_to_attendance")
 SCOPES = ("all", "future", "past")
@@ -72,7 +72,8 @@ def directions_of(settings_type: type) -> tuple[str, ...]:
 def options_from(body: SyncIn, settings: dict[str, Any], directions: tuple[str, ...] = DIRECTIONS) -> SyncOptions:
     direction = body.direction or settings.get("syncDirection") or directions[0]
     if direction not in directions:
-        raise validation_error("direction", f"must be one of {', '.join(directions)} for this provider")
+        raise ApiError("VALIDATION_ERROR", f"direction: must be one of {', '.join(directions)} for this provider",
+                       field="direction", details={"allowed": list(directions)})
     if body.scope not in SCOPES:
         raise validation_error("scope", f"must be one of {', '.join(SCOPES)}")
     start = end = None

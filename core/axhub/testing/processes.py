@@ -27,7 +27,7 @@ class Processes:
 
     def start(self, *args: str, log: Path | None = None) -> subprocess.Popen:
         """``log``: a file that takes the process's output (else it is dropped)."""
-        out = open(log, "a") if log else None
+        out = os.fdopen(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") if log else None
         if out:
             self._logs.append(out)
         proc = subprocess.Popen([sys.executable, "-m", "axhub.cli", *args], env=self.env,

@@ -64,6 +64,8 @@ INFO = ProviderInfo(
     sandbox="axhub_google.sandbox:create_app",
     sandbox_client=("axhub-sandbox-google", "sandbox-secret-google"),
     docs_url="https://developers.google.com/calendar/api/v3/reference",
+    # Calendar API usage limits: 1,000,000 queries a day per project (the default quota).
+    daily_quota=1_000_000,
 )
 
 

@@ -27,8 +27,9 @@ def google_error(response: httpx.Response) -> ProviderError | None:
     reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
     reason = reasons[0] if reasons else error.get("status")
     message = error.get("message") or f"HTTP {response.status_code}"
-    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-        return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
+    # Google's usageLimits reasons: a spent daily quota is not a rate to wait out.
     if reason in QUOTA_SPENT:
         return QuotaExceeded(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
+    if reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        return RateLimited(message, reason=reason, status=response.status_code, retry_after=retry_after(response.headers))
     return classify(response, reason, message)

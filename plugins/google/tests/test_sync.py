@@ -234,6 +234,13 @@ def test_history_statistics_and_filters(hub, cal):
         assert latest["duration"].endswith("s")
         assert history["data"][1]["triggeredBy"] == "initial_sync"
         assert api.get(f"/api/integrations/{integration}/history", params={"status": "error"}).json()["data"] == []
+        # Both vocabularies filter: history's words and the live status's.
+        for success in ("success", "completed"):
+            found = api.get(f"/api/integrations/{integration}/history", params={"status": success}).json()["data"]
+            assert [r["id"] for r in found] == [r["id"] for r in history["data"]] and {r["status"] for r in found} == {"success"}
+        assert api.get(f"/api/integrations/{integration}/history", params={"status": "failed"}).json()["data"] == []
+        live = api.get(f"/api/integrations/{integration}/sync/{latest['id']}/status").json()["data"]
+        assert live["status"] == "completed"  # the same run, in the status's words
         assert len(api.get(f"/api/integrations/{integration}/history", params={"limit": 1}).json()["data"]) == 1
         bad = api.get(f"/api/integrations/{integration}/history", params={"status": "great"})
         assert bad.status_code == 400 and bad.json()["error"]["field"] == "status"

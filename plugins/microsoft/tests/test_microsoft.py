@@ -173,7 +173,11 @@ def test_connection_test_shape(hub):
     assert data["connectionStatus"] == "healthy"
     assert data["permissions"] == {"read_calendar": True, "write_calendar": True, "manage_events": True}
     assert data["responseTime"].endswith("ms") and data["lastError"] is None
-    assert data["apiLimits"] is None  # Graph sends no remaining-count headers
+    # Graph sends no remaining-count headers and documents no daily quota: the spec's
+    # keys are there, empty, beside the hub's own count of calls.
+    limits = data["apiLimits"]
+    assert {k: limits[k] for k in ("remaining", "resetAt", "dailyLimit")} == {"remaining": None, "resetAt": None, "dailyLimit": None}
+    assert limits["callsToday"] >= 1
     assert 'Calendar "Calendar" is reachable' in data["recommendations"]
     # Teams options were asked for without the meetings.create scope.
     assert any("meetings.create" in r for r in data["recommendations"])

@@ -170,7 +170,11 @@ def test_connection_test_shape(hub):
     assert set(data) == {"connectionStatus", "responseTime", "permissions", "apiLimits", "lastError", "recommendations"}
     assert data["connectionStatus"] == "healthy" and data["responseTime"].endswith("ms")
     assert data["permissions"] == {"send_messages": True, "read_channels": True, "read_users": True, "post_webhook": True}
-    assert data["apiLimits"] is None  # Slack sends no rate-limit headers on success
+    # Slack sends no rate-limit headers on success and has no daily quota: the spec's
+    # keys are there, empty, beside the hub's own count of calls.
+    limits = data["apiLimits"]
+    assert {k: limits[k] for k in ("remaining", "resetAt", "dailyLimit")} == {"remaining": None, "resetAt": None, "dailyLimit": None}
+    assert limits["callsToday"] >= 1
     assert data["lastError"] is None
     recommendations = data["recommendations"]
     assert "Connection is healthy" in recommendations

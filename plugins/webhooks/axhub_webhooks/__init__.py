@@ -23,6 +23,8 @@ INFO = ProviderInfo(
     default_scopes=("webhooks.send",),
     settings_type=WebhooksSettings,
     capabilities=("notify", "signing"),
+    # Receivers' credentials (e.g. Authorization) are sealed by the vault, shown masked.
+    secret_settings=("webhooks.*.headers.*",),
 )
 
 

@@ -42,13 +42,15 @@ class WebhooksSettings(Settings):
     webhooks: dict[EventName, Endpoint] = {}
 
     def __post_init__(self) -> None:
-        # Saved, they meet the hub's rules (https only); read back, they are only parsed,
-        # so that a rule switched on later fails their sends instead of every read.
-        guard = validating_guard() or Guard()
+        # Saved, they meet the hub's rules (https only, no address the send would refuse);
+        # read back, they are only parsed, so that a rule switched on later fails their
+        # sends instead of every read.
+        saving = validating_guard()
+        check = saving.check_destination if saving is not None else Guard().check_url
         for event, endpoint in self.webhooks.items():
             at = f"webhooks.{event}"
             try:
-                guard.check_url(endpoint.url)
+                check(endpoint.url)
             except Blocked as exc:
                 raise SettingsError(f"{at}.url", exc.reason) from None
             for name in endpoint.headers:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
-from whtools import connect, create_event, endpoint, message, messages, settle, wait_until
+from whtools import connect, create_event, deliver_due, endpoint, message, messages, settle, wait_until
 
 from axhub.testing.receiver import Answer
 
@@ -139,13 +139,16 @@ def test_message_routes_are_scoped_to_the_organisation_and_managers(live, receiv
     assert page["success"] is True and page["meta"] == {"page": 1, "limit": 1, "total": 1, "totalPages": 1}
 
 
-def test_a_non_public_destination_is_refused_at_send_time(live, receiver):
-    """The allow-list opens 127.0.0.1 only: a name resolving to another loopback
-    address is refused when the request is made, not only when settings are saved."""
-    api = live.client("manager")
-    url = receiver.url.replace("127.0.0.1", "127.0.0.2")
+def test_a_non_public_destination_is_refused_at_send_time(make_hub, receiver):
+    """A host name is saved (only its addresses say where it goes): on a hub whose
+    allow-list is empty, ``localhost`` resolves to loopback when the request is made,
+    and is refused then. (A loopback address written as such is refused at save.)"""
+    hub = make_hub({"AXHUB_PLUGINS": "webhooks", "AXHUB_DELIVERY_WORKER": "0"})
+    api = hub.client("manager")
+    url = receiver.url.replace("127.0.0.1", "localhost")
     integration = connect(api, {"eventCreated": endpoint(url, retryPolicy={"maxRetries": 0, "backoffMultiplier": 1})})["integrationId"]
     create_event(api)
+    deliver_due(hub)
     [m] = wait_until(lambda: messages(api, integration, status="failed"))
     assert "non-public" in m["lastError"]
     assert receiver.requests == []

@@ -47,3 +47,19 @@ def test_the_spec_example_is_accepted(live):
     saved = response.json()["data"]["settings"]["webhooks"]
     assert saved["attendanceUpdated"]["filters"]["minAttendanceChange"] == 0.1
     assert saved["eventCreated"]["retryPolicy"] == {"maxRetries": 3, "backoffMultiplier": 2}
+
+
+def test_the_spec_webhooks_block_is_accepted_at_the_top_level(live):
+    """The spec's "Configuration des webhooks" puts ``webhooks`` at the top of the body."""
+    api = live.client("manager")
+    integration = connect(api, {})["integrationId"]
+    block = {"eventCreated": {"enabled": True, "url": "https://api.external-service.com/webhooks/event-created",
+                              "headers": {"Authorization": "Bearer token"}, "retryPolicy": {"maxRetries": 3, "backoffMultiplier": 2}}}
+    response = api.put(f"/api/integrations/{integration}/settings", json={"webhooks": block})
+    assert response.status_code == 200, response.text
+    saved = response.json()["data"]["settings"]["webhooks"]["eventCreated"]
+    assert saved["url"] == block["eventCreated"]["url"] and saved["headers"] == {"Authorization": "********"}
+    bad = api.put(f"/api/integrations/{integration}/settings", json={"webhooks": {"eventCreated": endpoint("http://10.0.0.1/")}})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "webhooks.eventCreated.url", bad.text
+    assert api.get(f"/api/integrations/{integration}").json()["data"]["settings"]["webhooks"]["eventCreated"]["url"] == saved["url"]
+

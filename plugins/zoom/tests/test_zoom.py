@@ -226,7 +226,7 @@ def test_connection_test_reports_zooms_rate_limit_headers(api, sandbox):
     assert report["responseTime"].endswith("ms")
     limits = report["apiLimits"]
     assert limits["category"] == "Light" and limits["limit"] == 30 and 0 <= limits["remaining"] < 30
-    assert "dailyLimit" not in limits  # a per-second limit is no daily quota
+    assert limits["dailyLimit"] is None  # a per-second limit is no daily quota
 
 
 def test_daily_limit_is_reported_with_its_reset(api, sandbox):
@@ -358,3 +358,16 @@ def test_disconnect_when_zoom_refuses_says_so(api, sandbox):
     data = api.delete(f"/api/integrations/{integration}").json()["data"]
     assert data["status"] == "disconnected" and data["cleanupStatus"]["tokensRevoked"] is False
     assert any("Added Apps" in note for note in data["cleanupStatus"]["notes"])
+
+
+@pytest.mark.parametrize("direction", ["bidirectional", "external_to_attendance"])
+def test_a_sync_in_a_direction_zoom_cannot_do_is_400_naming_direction(api, direction):
+    integration = connect(api, "zoom")["integrationId"]
+    runs = len(api.get(f"/api/integrations/{integration}/history").json()["data"])
+    response = api.post(f"/api/integrations/{integration}/sync", json={"direction": direction})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["field"] == "direction", error
+    assert error["details"]["allowed"] == ["attendance_to_external"]
+    assert "attendance_to_external" in error["message"]
+    assert len(api.get(f"/api/integrations/{integration}/history").json()["data"]) == runs  # no run was started
