@@ -52,7 +52,9 @@ def test_a_process_that_starts_leaves_a_run_of_a_live_process_alone(new_database
         data = connect(api, "google")
         integration, sync_id = data["integrationId"], data["initialSync"]["syncId"]
         procs.serve(second, "--sandbox")  # starts, and closes what it finds orphaned
-        assert sync_status(api, integration, sync_id)["status"] in ("started", "running")
+        # Not closed: still going, or (on a slow machine, the start outlasting the delay)
+        # finished by its own process; never failed as interrupted.
+        assert sync_status(api, integration, sync_id)["status"] in ("started", "running", "completed")
         control.delete("/_control/faults")
         deadline = time.monotonic() + 120
         while (status := sync_status(api, integration, sync_id))["status"] not in ("completed", "partial", "failed"):
