@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -58,3 +59,16 @@ def test_values_in_the_organisations_language_and_zone():
     en = templates.values_for(data, templates.Formatter("America/New_York", "en"), now + timedelta(minutes=-45))
     assert en["eventDate"] == "Wednesday, November 25, 2026" and en["eventTime"] == "8:30\u202fAM"
     assert en["timeUntil"] == "1 hour" and en["attendanceRate"] == "45.5"
+
+
+_PIECES = st.sampled_from(["{", "}", " ", "\n", "\t", "\u00a0", "x", "é", "{eventName}", "{when}", "{}", "{{eventName}}"])
+
+
+@given(st.lists(_PIECES, max_size=8).map("".join))
+def test_the_declared_pattern_is_what_check_accepts(template):
+    try:
+        templates.check("t", template)
+        accepted = True
+    except SettingsError:
+        accepted = False
+    assert (re.search(templates.pattern(), template) is not None) == accepted

@@ -60,14 +60,14 @@ class MessageTemplates(Settings):
     """The spec's ``messageTemplates``; its own examples are the defaults. Checked when
     saved (``axhub.templates.check``): a notification never fails on a template."""
 
-    event_reminder: str = "📅 Rappel: {eventName} commence dans {timeUntil}"
-    attendance_alert: str = "⚠️ Faible taux de présence pour {eventName}: {attendanceRate}%"
-    weekly_report: str = "📊 Rapport hebdomadaire de présence"
+    event_reminder: templates.Template = "📅 Rappel: {eventName} commence dans {timeUntil}"
+    attendance_alert: templates.Template = "⚠️ Faible taux de présence pour {eventName}: {attendanceRate}%"
+    weekly_report: templates.Template = "📊 Rapport hebdomadaire de présence"
 
     def __post_init__(self) -> None:
         for attr, key in (("event_reminder", "eventReminder"), ("attendance_alert", "attendanceAlert"),
                           ("weekly_report", "weeklyReport")):
-            templates.check(f"messageTemplates.{key}", getattr(self, attr), max_length=4000)
+            templates.check(f"messageTemplates.{key}", getattr(self, attr))
 
 
 class NotificationToggles(Settings):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Callable, Mapping
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from .errors import SettingsError
 
@@ -23,12 +25,30 @@ PLACEHOLDERS: frozenset[str] = frozenset({
     "syncStatus", "provider", "errorMessage",
 })
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# What check counts as blank: the spaces a JSON Schema pattern can name the same way
+# as Python (ECMA-262's \s is not Python's).
+_SPACES, _SPACES_CLASS = " \t\r\n", r" \t\r\n"
+MAX_LENGTH = 4000
 
 
-def check(field: str, template: str, *, max_length: int = 4000, known: frozenset[str] = PLACEHOLDERS) -> None:
-    """Non-empty, not too long, braces paired, and only placeholders the notifier fills.
-    Raises :class:`SettingsError` naming ``field`` and the fault."""
-    if not template.strip():
+def pattern(known: frozenset[str] = PLACEHOLDERS) -> str:
+    """The regular expression of the templates :func:`check` accepts (but their length),
+    the same in Python and in JSON Schema: text without braces and ``{known}``
+    placeholders, with something besides spaces."""
+    name = "|".join(sorted(known))
+    return rf"^[{_SPACES_CLASS}]*(?:[^{{}}{_SPACES_CLASS}]|\{{(?:{name})\}})(?:[^{{}}]|\{{(?:{name})\}})*$"
+
+
+# A template field of a settings type. Its pattern is declared for the OpenAPI and
+# enforced by :func:`check` (in the type's ``__post_init__``), whose errors say what is
+# wrong — an unknown placeholder by name — where a failed regex could not.
+Template = Annotated[str, msgspec.Meta(max_length=MAX_LENGTH, extra_json_schema={"pattern": pattern()})]
+
+
+def check(field: str, template: str, *, max_length: int = MAX_LENGTH, known: frozenset[str] = PLACEHOLDERS) -> None:
+    """Non-empty, not too long, braces paired, and only placeholders the notifier fills
+    (what :func:`pattern` says). Raises :class:`SettingsError` naming ``field`` and the fault."""
+    if not template.strip(_SPACES):
         raise SettingsError(field, "must not be empty")
     if len(template) > max_length:
         raise SettingsError(field, f"must be at most {max_length} characters")

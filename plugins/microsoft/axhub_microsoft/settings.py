@@ -8,8 +8,7 @@ translates).
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -17,20 +16,30 @@ from axhub import Settings, SettingsError, SyncSettings
 from axhub import notifications as shared  # not "notifications": that is a settings field
 from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType
 
-# Outlook's colour names, in Graph's ``categoryColor`` order: "red" is preset0 … "darkCranberry" preset24.
-_PRESET_NAMES = (
-    "red", "orange", "brown", "yellow", "green", "teal", "olive", "blue", "purple", "cranberry",
+# "none", then Outlook's colour names in Graph's ``categoryColor`` order: "red" is
+# preset0 … "darkCranberry" preset24.
+CategoryColor = Literal[
+    "none", "red", "orange", "brown", "yellow", "green", "teal", "olive", "blue", "purple", "cranberry",
     "steel", "darkSteel", "gray", "darkGray", "black", "darkRed", "darkOrange", "darkBrown",
     "darkYellow", "darkGreen", "darkTeal", "darkOlive", "darkBlue", "darkPurple", "darkCranberry",
-)
-CATEGORY_PRESETS: dict[str, str] = {"none": "none", **{n: f"preset{i}" for i, n in enumerate(_PRESET_NAMES)}}
+]
+CATEGORY_PRESETS: dict[str, str] = {"none": "none",
+                                    **{n: f"preset{i}" for i, n in enumerate(get_args(CategoryColor)[1:])}}
 
 Importance = Literal["low", "normal", "high"]
 ShowAs = Literal["free", "tentative", "busy", "oof", "workingElsewhere", "unknown"]
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Patterns mean the same in Python and in JSON Schema (ECMA-262): classes are spelled
+# out, and each starts with ``(?![^\n]*\n)`` (no line break anywhere) because Python's
+# ``$`` also matches before a final "\n" and ECMA's does not.
+_WHOLE = r"^(?![^\n]*\n)"
+# A team's id is its Microsoft 365 group's object id, a GUID.
+TeamId = Annotated[str, msgspec.Meta(
+    pattern=_WHOLE + r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
 # Teams channel ids look like "19:4a95f7d8…@thread.tacv2" (older channels: "@thread.skype").
-_CHANNEL = re.compile(r"^19:[^\s/]+@thread\.(tacv2|skype)$")
+ChannelId = Annotated[str, msgspec.Meta(pattern=_WHOLE + r"19:[^ \t\r\n/]+@thread\.(tacv2|skype)$")]
+# "primary" or a Graph calendar id: no spaces or slashes (it goes in a URL path).
+CalendarId = Annotated[str, msgspec.Meta(pattern=_WHOLE + r"[^ \t\r\n/]+$")]
 
 
 class MeetingDefaults(Settings):
@@ -53,30 +62,16 @@ class TeamsIntegration(Settings):
 
 
 class OutlookSettings(Settings):
-    category_color: str = "none"
+    category_color: CategoryColor = "none"
     importance: Importance = "normal"
     show_as: ShowAs = "busy"
-
-    def __post_init__(self) -> None:
-        if self.category_color not in CATEGORY_PRESETS:
-            raise SettingsError(
-                "outlookSettings.categoryColor",
-                f"must be one of Outlook's category colours: {', '.join(CATEGORY_PRESETS)}",
-            )
 
 
 class TeamsChannel(Settings):
     """Where Teams notifications go (posted with ``ChannelMessage.Send``)."""
 
-    team_id: str
-    channel_id: str
-
-    def __post_init__(self) -> None:
-        # A team's id is its Microsoft 365 group's object id.
-        if not _GUID.match(self.team_id):
-            raise SettingsError("teamsChannel.teamId", "must be the team's id, a GUID (e.g. from Teams' 'Get link to team')")
-        if not _CHANNEL.match(self.channel_id):
-            raise SettingsError("teamsChannel.channelId", "must be a Teams channel id such as 19:…@thread.tacv2")
+    team_id: TeamId  # e.g. from Teams' "Get link to team"
+    channel_id: ChannelId
 
 
 class TeamsChannels(Settings):
@@ -91,20 +86,21 @@ class SyncWindow(Settings):
     """The span of the calendarView that delta sync follows, in days around today (Graph's
     delta needs one). Events outside it are read at each full listing only."""
 
-    past_days: int = 365
-    future_days: int = 1095
+    past_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 365
+    future_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 1095
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.past_days <= 3650:
-            raise SettingsError("syncWindow.pastDays", "must be between 0 and 3650 days")
-        if not 1 <= self.future_days <= 3650:
-            raise SettingsError("syncWindow.futureDays", "must be between 1 and 3650 days")
+
+# TeamsIntegration's rule across its fields, in JSON Schema for the OpenAPI (checked by
+# its __post_init__): autoCreateMeetings off (or left out), or enabled on.
+_MEETINGS_NEED_TEAMS = {"anyOf": [{"properties": {"autoCreateMeetings": {"const": False}}},
+                                  {"required": ["enabled"], "properties": {"enabled": {"const": True}}}]}
 
 
 class MicrosoftSettings(SyncSettings):
-    calendar_id: str = "primary"  # "primary" is the user's default calendar (Graph /me/calendar)
+    calendar_id: CalendarId = "primary"  # "primary" is the user's default calendar (Graph /me/calendar)
     sync_window: SyncWindow = msgspec.field(default_factory=SyncWindow)
-    teams_integration: TeamsIntegration = msgspec.field(default_factory=TeamsIntegration)
+    teams_integration: Annotated[TeamsIntegration, msgspec.Meta(extra_json_schema=_MEETINGS_NEED_TEAMS)] = \
+        msgspec.field(default_factory=TeamsIntegration)
     outlook_settings: OutlookSettings = msgspec.field(default_factory=OutlookSettings)
     # Teams channel notifications: where, which kinds, in which words (the settings
     # every chat plugin shares, with the same names as Slack's).
@@ -121,8 +117,3 @@ class MicrosoftSettings(SyncSettings):
         """Where a message of ``kind`` goes (None: no channel is set, nothing is posted)."""
         return shared.route(kind, self.teams_channel, alerts=self.teams_channels.alerts,
                                    reports=self.teams_channels.reports)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.calendar_id.strip() or any(c.isspace() or c == "/" for c in self.calendar_id):
-            raise SettingsError("calendarId", "must be \"primary\" or a Graph calendar id (no spaces or slashes)")

@@ -8,7 +8,7 @@ never fails later on a channel name Slack would refuse or a template it cannot f
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from typing import Annotated
 
 import msgspec
 
@@ -23,12 +23,54 @@ _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")
 # Slack's channel-name rules: at most 80 characters, lowercase letters (any script),
 # digits, hyphens, underscores and periods; not punctuation only.
 _NAME_PUNCTUATION = frozenset("-_.")
+# The longest value: "#" and an 80-character name (channel ids are shorter).
+MAX_CHANNEL = 81
+
+
+def _name_char(char: str) -> bool:
+    """A letter or digit of a channel name, any script but lowercase. Only the Basic
+    Multilingual Plane: a JSON Schema regex cannot name a character beyond it the way
+    Python does (ECMA-262 sees two UTF-16 units)."""
+    return ord(char) <= 0xFFFF and char.isalnum() and char == char.lower()
+
+
+def _class(predicate) -> str:
+    """A regex character class of the BMP characters ``predicate`` accepts, as ``\\uXXXX``
+    ranges: the same set in Python and in ECMA-262, whatever Unicode tables each has."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if predicate(chr(code)):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "[" + "".join(rf"\u{a:04x}" + (rf"-\u{b:04x}" if b > a else "") for a, b in ranges) + "]"
+
+
+# What check_channel accepts (with MAX_CHANNEL), for the OpenAPI: ``(?![^\n]*\n)``
+# because Python's ``$`` also matches before a final "\n" and ECMA's does not.
+# "#", then name characters, not punctuation only (the class is written once: it is 8 KB).
+_NAME = _class(lambda char: char in _NAME_PUNCTUATION or _name_char(char))
+CHANNEL_PATTERN = rf"^(?![^\n]*\n)(?:[CG][A-Z0-9]{{8,}}|#(?![-_.]*$){_NAME}+)$"
+# A channel setting. The pattern is declared, and enforced by check_channel, whose errors
+# say what is wrong (an 8 KB character class in a message would not).
+Channel = Annotated[str, msgspec.Meta(max_length=MAX_CHANNEL, extra_json_schema={"pattern": CHANNEL_PATTERN})]
+
+# Slack's incoming (or workflow) webhooks live at https://hooks.slack.com/…, with a path
+# (printable ASCII, something besides slashes before any query); any other address would
+# make the hub post an organisation's data somewhere else.
+WEBHOOK_PATTERN = r"^(?![^\n]*\n)https://hooks\.slack\.com/+[!-\"$-.0->@-~][!-~]*$"
+WebhookUrl = Annotated[str, msgspec.Meta(extra_json_schema={"pattern": WEBHOOK_PATTERN})]
+_WEBHOOK = re.compile(WEBHOOK_PATTERN)
 
 
 def check_channel(field: str, value: str | None) -> None:
-    """``#channel-name`` (Slack's naming rules) or a channel id (``C…``/``G…``)."""
+    """``#channel-name`` (Slack's naming rules) or a channel id (``C…``/``G…``):
+    exactly what :data:`CHANNEL_PATTERN` says."""
     if value is None:
         return
+    if len(value) > MAX_CHANNEL:
+        raise SettingsError(field, "Slack channel names have at most 80 characters")
     if _CHANNEL_ID.fullmatch(value):
         return
     if not value.startswith("#"):
@@ -41,37 +83,26 @@ def check_channel(field: str, value: str | None) -> None:
     for char in name:
         if char in _NAME_PUNCTUATION:
             continue
-        if not char.isalnum():
+        if not char.isalnum() or ord(char) > 0xFFFF:
             raise SettingsError(field, f"Slack channel names allow only letters, digits, - _ and . (not {char!r})")
-        if char != char.lower():
+        if not _name_char(char):
             raise SettingsError(field, "Slack channel names are lowercase")
     if all(char in _NAME_PUNCTUATION for char in name):
         raise SettingsError(field, "a Slack channel name cannot be punctuation only")
 
 
 def check_webhook_url(field: str, value: str | None) -> None:
-    """Slack's incoming (or workflow) webhooks live at https://hooks.slack.com/…; any other
-    address would make the hub post an organisation's data somewhere else."""
-    if value is None:
-        return
-    parts = urlsplit(value)
-    if (
-        parts.scheme != "https"
-        or parts.hostname != "hooks.slack.com"
-        or parts.port is not None
-        or parts.username is not None
-        or parts.password is not None
-        or parts.path.strip("/") == ""
-    ):
+    """:data:`WEBHOOK_PATTERN`, with an error that says what is expected."""
+    if value is not None and not _WEBHOOK.search(value):
         raise SettingsError(field, "must be a Slack webhook URL: https://hooks.slack.com/services/…")
 
 
 class Channels(Settings):
     """Where each kind of message goes; ``default`` wins over the top-level ``defaultChannel``."""
 
-    default: str | None = None
-    alerts: str | None = None
-    reports: str | None = None
+    default: Channel | None = None
+    alerts: Channel | None = None
+    reports: Channel | None = None
 
     def __post_init__(self) -> None:
         for name in ("default", "alerts", "reports"):
@@ -88,8 +119,8 @@ class UserMentions(Settings):
 
 
 class SlackSettings(Settings):
-    webhook_url: str | None = None
-    default_channel: str | None = None
+    webhook_url: WebhookUrl | None = None
+    default_channel: Channel | None = None
     notification_types: list[NotificationType] = msgspec.field(default_factory=shared.default_types)
     channels: Channels = msgspec.field(default_factory=Channels)
     message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)

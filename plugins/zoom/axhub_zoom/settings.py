@@ -6,12 +6,11 @@ so that an organisation that sets nothing gets the meetings Zoom would have made
 
 from __future__ import annotations
 
-import zoneinfo
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from axhub import Settings, SettingsError, SyncSettings
+from axhub import Settings, SettingsError, SyncSettings, TimeZone
 
 # The spec's names for Zoom's meeting ``type``. An instant meeting (type 1) has no start
 # time, so it cannot stand for an Attendance-X event and is not offered.
@@ -24,6 +23,10 @@ MeetingType = Literal["scheduled", "recurring", "recurring_no_fixed_time"]
 
 # Zoom accepts meeting durations in minutes; a day is the longest the hub will ask for.
 MAX_DURATION = 1440
+Duration = Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION)]
+# An Attendance-X event type: something besides spaces, at most 64 characters (the
+# classes are spelled out so that the pattern means the same in Python and JSON Schema).
+EventType = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"[^ \t\r\n]")]
 
 
 class RecordingSettings(Settings):
@@ -35,9 +38,9 @@ class RecordingSettings(Settings):
 class MeetingDefaults(Settings):
     type: MeetingType = "scheduled"
     # None: the Attendance-X event's own length.
-    duration: int | None = None
+    duration: Duration | None = None
     # None: the event's time zone (else the Zoom user's).
-    timezone: str | None = None
+    timezone: TimeZone | None = None
     # Zoom generates a passcode; it has required one by default since 2020.
     password: bool = True
     waiting_room: bool = False
@@ -46,11 +49,6 @@ class MeetingDefaults(Settings):
     recording_settings: RecordingSettings = msgspec.field(default_factory=RecordingSettings)
 
     def __post_init__(self) -> None:
-        if self.duration is not None and not 1 <= self.duration <= MAX_DURATION:
-            raise SettingsError("meetingDefaults.duration", f"must be between 1 and {MAX_DURATION} minutes")
-        if self.timezone is not None and not _is_timezone(self.timezone):
-            raise SettingsError("meetingDefaults.timezone",
-                                f"{self.timezone!r} is not an IANA time zone such as \"Europe/Paris\"")
         if self.waiting_room and self.join_before_host:
             # Zoom switches join-before-host off when the waiting room is on; refusing the
             # pair is clearer than a setting that silently does nothing.
@@ -63,11 +61,13 @@ class AttendanceTracking(Settings):
     # Write Zoom's participant reports back as Attendance-X attendance.
     sync_attendance: bool = True
     # Minutes a participant must stay to count as present.
-    minimum_duration: int = 0
+    minimum_duration: Annotated[int, msgspec.Meta(ge=0)] = 0
 
-    def __post_init__(self) -> None:
-        if self.minimum_duration < 0:
-            raise SettingsError("attendanceTracking.minimumDuration", "must be zero or more minutes")
+
+# MeetingDefaults' rule across its fields, in JSON Schema for the OpenAPI (checked by its
+# __post_init__): waitingRoom and joinBeforeHost are not both on.
+_NOT_BOTH = {"anyOf": [{"properties": {"waitingRoom": {"const": False}}},
+                       {"properties": {"joinBeforeHost": {"const": False}}}]}
 
 
 class ZoomSettings(SyncSettings):
@@ -81,20 +81,7 @@ class ZoomSettings(SyncSettings):
     # of meeting create/update requests, so the organisation opts in.
     auto_create_meetings: bool = False
     # The Attendance-X event types that get a meeting; empty: every type.
-    event_types: list[str] = []
-    meeting_defaults: MeetingDefaults = msgspec.field(default_factory=MeetingDefaults)
+    event_types: list[EventType] = []
+    meeting_defaults: Annotated[MeetingDefaults, msgspec.Meta(extra_json_schema=_NOT_BOTH)] = \
+        msgspec.field(default_factory=MeetingDefaults)
     attendance_tracking: AttendanceTracking = msgspec.field(default_factory=AttendanceTracking)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for i, kind in enumerate(self.event_types):
-            if not kind.strip() or len(kind) > 64:
-                raise SettingsError(f"eventTypes[{i}]", "must be an event type of 1 to 64 characters")
-
-
-def _is_timezone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
