@@ -183,6 +183,20 @@ def test_done_when_an_event_starting_soon_is_reminded_in_slack(hub, slack):
     assert "unknown placeholder {eventNom}" in bad.json()["error"]["message"]
 
 
+def test_time_until_counts_from_the_moment_the_job_acts_for_not_the_wall_clock(hub, slack):
+    """An event 30 minutes away, the job acting for 15 minutes before it: the reminder
+    says 15 minutes (the wall clock would say 29 or 30)."""
+    api, _ = slack
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=30)
+    created = api.post("/api/events", json={
+        "title": "Atelier", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+        "timezone": "Europe/Paris", "location": "Salle 2"})
+    assert created.status_code == 201, created.text
+    assert run(hub, "reminders", start - timedelta(minutes=15)) == 1
+    [message] = wait_until(lambda: posted(hub))
+    assert message["text"] == "📅 Rappel: Atelier commence dans 15 minutes (Salle 2)", message["text"]
+
+
 # -- weekly reports and system notifications ------------------------------------------------
 
 def next_monday_8am_paris():
