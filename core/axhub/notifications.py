@@ -9,7 +9,8 @@ notifications, so that one setting or template means the same in each of them.
   and the per-kind ``notifications`` switches (:class:`NotificationToggles`); the
   settings type then satisfies :class:`Preferences`, and :func:`delivers` says whether a
   type is wanted.
-- **Routing**: :func:`route` picks a destination by type (alerts, reports, the default).
+- **Routing**: :func:`route` picks a destination by type (alerts, reports, the default);
+  :func:`destinations` lists them (every configured channel for a test notice).
 - **Words**: :func:`compose` fills the organisation's template for a notification in
   its language and time zone (``axhub.templates``), user data escaped with the chat's
   own ``escape``, plus the event's details line; the plugin only lays it out in its
@@ -21,7 +22,7 @@ notifications, so that one setting or template means the same in each of them.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, Protocol, TypeVar
 
 from . import templates
 from .errors import InvalidCredentials, ProviderError, RateLimited
@@ -45,14 +46,20 @@ KINDS: dict[str, tuple[NotificationType, str | None]] = {
     "syncErrorNotification": ("system_notifications", None),
     "syncSuccessNotification": ("system_notifications", None),
     "integrationError": ("system_notifications", None),
+    # A test notice on demand (POST /api/integrations/:id/test {"sendTestMessage": true}):
+    # to one integration, every channel it names, whatever its switches say.
+    "testNotification": ("system_notifications", None),
 }
+TEST_KIND = "testNotification"
 SYSTEM_TEXT = {
     "fr": {"syncErrorNotification": "❌ La synchronisation {provider} a échoué : {errorMessage}",
            "syncSuccessNotification": "✅ Synchronisation {provider} terminée",
-           "integrationError": "⚠️ Intégration {provider} en erreur : {errorMessage}"},
+           "integrationError": "⚠️ Intégration {provider} en erreur : {errorMessage}",
+           "testNotification": "🔔 Message de test d'Attendance-X : les notifications {provider} arrivent ici"},
     "en": {"syncErrorNotification": "❌ The {provider} sync failed: {errorMessage}",
            "syncSuccessNotification": "✅ The {provider} sync completed",
-           "integrationError": "⚠️ The {provider} integration has a problem: {errorMessage}"},
+           "integrationError": "⚠️ The {provider} integration has a problem: {errorMessage}",
+           "testNotification": "🔔 Attendance-X test message: {provider} notifications arrive here"},
 }
 
 
@@ -111,6 +118,20 @@ def route(kind: NotificationType, default: T | None, *, alerts: T | None = None,
     return default
 
 
+def destinations(kind: str, routed: T | None, configured: "Iterable[T | None]") -> list[T | None]:
+    """Where one notification's messages go: ``routed`` (see :func:`route`), or, for a
+    test notice, each channel the settings name (``configured``), once — ``routed``
+    when they name none. A plugin enqueues one message per destination."""
+    if kind == TEST_KIND:
+        named: list[T | None] = []
+        for channel in configured:  # by equality: a channel may be a struct (Teams)
+            if channel is not None and channel not in named:
+                named.append(channel)
+        if named:
+            return named
+    return [routed]
+
+
 @dataclasses.dataclass(frozen=True)
 class Composed:
     """A notification in words, before a chat's layout. ``headline`` and ``details`` are
@@ -128,7 +149,8 @@ def compose(notification: Notification, settings: Preferences, fmt: templates.Fo
     """``notification`` in the organisation's words, or None when it is not a kind chats
     post or these settings do not want it."""
     known = KINDS.get(notification.kind)
-    if known is None or not delivers(settings, known[0]):
+    # A test notice is asked for by name: the switches do not hold it back.
+    if known is None or (notification.kind != TEST_KIND and not delivers(settings, known[0])):
         return None
     kind, template_attr = known
     template = getattr(settings.message_templates, template_attr) if template_attr else \
@@ -160,6 +182,8 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
     if notification.kind == "integrationError" and notification.data.get("provider") == ctx.info.slug:
         return None
     connections = await ctx.deliveries.integrations(notification.org_id)
+    if notification.kind == TEST_KIND:  # for one integration, never the whole organisation
+        connections = [c for c in connections if c.id == notification.data.get("integrationId")]
     if not connections:
         return None
     org = await ctx.deliveries.organization(notification.org_id)
@@ -167,8 +191,8 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
 
 
 __all__ = [
-    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "Audience", "Composed", "MessageTemplates",
-    "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers",
+    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "TEST_KIND", "Audience", "Composed", "MessageTemplates",
+    "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers", "destinations",
     "refused", "route",
 ]
 
