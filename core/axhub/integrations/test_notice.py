@@ -40,14 +40,19 @@ def _view(m: DeliveryMessage) -> s.TestChannelOut:
                             error=m.last_error if status != "delivered" else None)
 
 
+def notice(integration_id: str, org_id: str, provider_name: str, at) -> Notification:
+    """The test notice for one integration (``provider`` fills ``{provider}``)."""
+    return Notification(kind=TEST_KIND, org_id=org_id, id=new_id("tst"), at=at,
+                        data={"integrationId": integration_id, "provider": provider_name})
+
+
 async def send(svc: Services, row: Integration) -> s.TestMessageOut:
     """Send the test notice to each of ``row``'s channels; refused (400, field
     ``sendTestMessage``) for a provider that sends no notifications."""
     info = svc.hub.provider(row.provider)
     if not svc.hub.implements(row.provider, "notify"):
         raise validation_error("sendTestMessage", f"{info.name} integrations send no notifications")
-    notification = Notification(kind=TEST_KIND, org_id=row.org_id, id=new_id("tst"), at=svc.clock(),
-                                data={"integrationId": row.id, "provider": info.name})
+    notification = notice(row.id, row.org_id, info.name, svc.clock())
     await svc.hub.call(row.provider, "notify", notification=notification)
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
