@@ -9,6 +9,9 @@ notifications, so that one setting or template means the same in each of them.
   and the per-kind ``notifications`` switches (:class:`NotificationToggles`); the
   settings type then satisfies :class:`Preferences`, and :func:`delivers` says whether a
   type is wanted.
+- **A chat's settings**: :class:`ChatSettings` puts them together with ``channels``
+  (:class:`Channels`) and ``userMentions`` (:class:`UserMentions`; :func:`people` says
+  whom to mention) for a plugin that names its channels.
 - **Routing**: :func:`route` picks a destination by type (alerts, reports, the default);
   :func:`destinations` lists them (every configured channel for a test notice).
 - **Words**: :func:`compose` fills the organisation's template for a notification in
@@ -22,7 +25,9 @@ notifications, so that one setting or template means the same in each of them.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Protocol, TypeVar
+
+import msgspec
 
 from . import templates
 from .errors import InvalidCredentials, ProviderError, RateLimited
@@ -97,6 +102,65 @@ class Preferences(Protocol):
 def default_types() -> list[NotificationType]:
     """A fresh ``notificationTypes`` default (``msgspec.field(default_factory=default_types)``)."""
     return list(DEFAULT_TYPES)
+
+
+class Channels(Settings):
+    """Where each kind goes (:func:`route`): alerts and reports fall back to ``default``."""
+
+    default: str | None = None
+    alerts: str | None = None
+    reports: str | None = None
+
+
+class UserMentions(Settings):
+    """@-mentions (off by default: pinging people is opt-in); the roles count while ``enabled``."""
+
+    enabled: bool = False
+    mention_managers: bool = True
+    mention_organizers: bool = True
+
+
+class ChatSettings(Settings, kw_only=True):
+    """A chat plugin's settings with named channels: ``channels`` and the spec's
+    notification settings (:class:`Preferences`), ``userMentions``. Subclass it; put the
+    provider's channel rules in :meth:`check_channel` (run when settings are saved)."""
+
+    channels: Channels = msgspec.field(default_factory=Channels)
+    notification_types: list[NotificationType] = msgspec.field(default_factory=lambda: list(DEFAULT_TYPES))
+    message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)
+    notifications: NotificationToggles = msgspec.field(default_factory=NotificationToggles)
+    user_mentions: UserMentions = msgspec.field(default_factory=UserMentions)
+
+    def __post_init__(self) -> None:
+        for name in ("default", "alerts", "reports"):
+            if (value := getattr(self.channels, name)) is not None:
+                self.check_channel(f"channels.{name}", value)
+
+    def check_channel(self, field: str, value: str) -> None:
+        """Raise ``SettingsError(field, …)`` for a channel the provider would refuse."""
+
+    def channel_for(self, kind: NotificationType) -> str | None:
+        return route(kind, self.channels.default, alerts=self.channels.alerts, reports=self.channels.reports)
+
+    def configured_channels(self) -> list[str]:
+        return [c for c in (self.channels.default, self.channels.alerts, self.channels.reports) if c]
+
+
+def people(data: Mapping[str, Any], mentions: UserMentions) -> list[str]:
+    """E-mails to mention, once each: the event's organizer and attendees with the
+    organizer role (``mentionOrganizers``), attendees with the manager role
+    (``mentionManagers``: Attendance-X marks an event's managers so); none unless enabled."""
+    if not mentions.enabled:
+        return []
+    emails: list[str] = []
+    organizer = data.get("organizer")
+    if mentions.mention_organizers and isinstance(organizer, Mapping) and organizer.get("email"):
+        emails.append(organizer["email"])
+    for attendee in data.get("attendees") or []:
+        role = (attendee or {}).get("role") if isinstance(attendee, Mapping) else None
+        if (role == "organizer" and mentions.mention_organizers) or (role == "manager" and mentions.mention_managers):
+            emails.append(attendee["email"])
+    return list(dict.fromkeys(e.strip().lower() for e in emails if e))
 
 
 def delivers(settings: Preferences, kind: NotificationType) -> bool:
@@ -191,7 +255,8 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
 
 
 __all__ = [
-    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "TEST_KIND", "Audience", "Composed", "MessageTemplates",
+    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "TEST_KIND", "Audience", "Channels", "ChatSettings",
+    "Composed", "MessageTemplates", "UserMentions", "people",
     "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers", "destinations",
     "refused", "route",
 ]

@@ -88,6 +88,7 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
         "settings": _SETTINGS[plugin_type],
         "sandbox_routes": (folder / "communication_sandbox.py.tmpl").read_text() if notifying else "",
+        "litestar_names": ", post" if notifying else "",
         "sandbox_imports": "from litestar.params import FromPath\n" if notifying else "",
         "sandbox_route_names": ", list_channels, user_by_email, send, sent" if notifying else "",
         "conformance_doc": ", notifications delivered once and failures reported" if notifying else "",
