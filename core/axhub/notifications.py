@@ -9,7 +9,11 @@ notifications, so that one setting or template means the same in each of them.
   and the per-kind ``notifications`` switches (:class:`NotificationToggles`); the
   settings type then satisfies :class:`Preferences`, and :func:`delivers` says whether a
   type is wanted.
-- **Routing**: :func:`route` picks a destination by type (alerts, reports, the default).
+- **A chat's settings**: :class:`ChatSettings` puts them together with ``channels``
+  (:class:`Channels`) and ``userMentions`` (:class:`UserMentions`; :func:`people` says
+  whom to mention) for a plugin that names its channels.
+- **Routing**: :func:`route` picks a destination by type (alerts, reports, the default);
+  :func:`destinations` lists them (every configured channel for a test notice).
 - **Words**: :func:`compose` fills the organisation's template for a notification in
   its language and time zone (``axhub.templates``), user data escaped with the chat's
   own ``escape``, plus the event's details line; the plugin only lays it out in its
@@ -21,7 +25,9 @@ notifications, so that one setting or template means the same in each of them.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Protocol, TypeVar
+
+import msgspec
 
 from . import templates
 from .errors import InvalidCredentials, ProviderError, RateLimited
@@ -45,14 +51,20 @@ KINDS: dict[str, tuple[NotificationType, str | None]] = {
     "syncErrorNotification": ("system_notifications", None),
     "syncSuccessNotification": ("system_notifications", None),
     "integrationError": ("system_notifications", None),
+    # A test notice on demand (POST /api/integrations/:id/test {"sendTestMessage": true}):
+    # to one integration, every channel it names, whatever its switches say.
+    "testNotification": ("system_notifications", None),
 }
+TEST_KIND = "testNotification"
 SYSTEM_TEXT = {
     "fr": {"syncErrorNotification": "❌ La synchronisation {provider} a échoué : {errorMessage}",
            "syncSuccessNotification": "✅ Synchronisation {provider} terminée",
-           "integrationError": "⚠️ Intégration {provider} en erreur : {errorMessage}"},
+           "integrationError": "⚠️ Intégration {provider} en erreur : {errorMessage}",
+           "testNotification": "🔔 Message de test d'Attendance-X : les notifications {provider} arrivent ici"},
     "en": {"syncErrorNotification": "❌ The {provider} sync failed: {errorMessage}",
            "syncSuccessNotification": "✅ The {provider} sync completed",
-           "integrationError": "⚠️ The {provider} integration has a problem: {errorMessage}"},
+           "integrationError": "⚠️ The {provider} integration has a problem: {errorMessage}",
+           "testNotification": "🔔 Attendance-X test message: {provider} notifications arrive here"},
 }
 
 
@@ -92,6 +104,65 @@ def default_types() -> list[NotificationType]:
     return list(DEFAULT_TYPES)
 
 
+class Channels(Settings):
+    """Where each kind goes (:func:`route`): alerts and reports fall back to ``default``."""
+
+    default: str | None = None
+    alerts: str | None = None
+    reports: str | None = None
+
+
+class UserMentions(Settings):
+    """@-mentions (off by default: pinging people is opt-in); the roles count while ``enabled``."""
+
+    enabled: bool = False
+    mention_managers: bool = True
+    mention_organizers: bool = True
+
+
+class ChatSettings(Settings, kw_only=True):
+    """A chat plugin's settings with named channels: ``channels`` and the spec's
+    notification settings (:class:`Preferences`), ``userMentions``. Subclass it; put the
+    provider's channel rules in :meth:`check_channel` (run when settings are saved)."""
+
+    channels: Channels = msgspec.field(default_factory=Channels)
+    notification_types: list[NotificationType] = msgspec.field(default_factory=lambda: list(DEFAULT_TYPES))
+    message_templates: MessageTemplates = msgspec.field(default_factory=MessageTemplates)
+    notifications: NotificationToggles = msgspec.field(default_factory=NotificationToggles)
+    user_mentions: UserMentions = msgspec.field(default_factory=UserMentions)
+
+    def __post_init__(self) -> None:
+        for name in ("default", "alerts", "reports"):
+            if (value := getattr(self.channels, name)) is not None:
+                self.check_channel(f"channels.{name}", value)
+
+    def check_channel(self, field: str, value: str) -> None:
+        """Raise ``SettingsError(field, …)`` for a channel the provider would refuse."""
+
+    def channel_for(self, kind: NotificationType) -> str | None:
+        return route(kind, self.channels.default, alerts=self.channels.alerts, reports=self.channels.reports)
+
+    def configured_channels(self) -> list[str]:
+        return [c for c in (self.channels.default, self.channels.alerts, self.channels.reports) if c]
+
+
+def people(data: Mapping[str, Any], mentions: UserMentions) -> list[str]:
+    """E-mails to mention, once each: the event's organizer and attendees with the
+    organizer role (``mentionOrganizers``), attendees with the manager role
+    (``mentionManagers``: Attendance-X marks an event's managers so); none unless enabled."""
+    if not mentions.enabled:
+        return []
+    emails: list[str] = []
+    organizer = data.get("organizer")
+    if mentions.mention_organizers and isinstance(organizer, Mapping) and organizer.get("email"):
+        emails.append(organizer["email"])
+    for attendee in data.get("attendees") or []:
+        role = (attendee or {}).get("role") if isinstance(attendee, Mapping) else None
+        if (role == "organizer" and mentions.mention_organizers) or (role == "manager" and mentions.mention_managers):
+            emails.append(attendee["email"])
+    return list(dict.fromkeys(e.strip().lower() for e in emails if e))
+
+
 def delivers(settings: Preferences, kind: NotificationType) -> bool:
     """Whether messages of ``kind`` are sent: its toggle when set, else ``notificationTypes``."""
     toggle = getattr(settings.notifications, kind, None)
@@ -111,6 +182,20 @@ def route(kind: NotificationType, default: T | None, *, alerts: T | None = None,
     return default
 
 
+def destinations(kind: str, routed: T | None, configured: "Iterable[T | None]") -> list[T | None]:
+    """Where one notification's messages go: ``routed`` (see :func:`route`), or, for a
+    test notice, each channel the settings name (``configured``), once — ``routed``
+    when they name none. A plugin enqueues one message per destination."""
+    if kind == TEST_KIND:
+        named: list[T | None] = []
+        for channel in configured:  # by equality: a channel may be a struct (Teams)
+            if channel is not None and channel not in named:
+                named.append(channel)
+        if named:
+            return named
+    return [routed]
+
+
 @dataclasses.dataclass(frozen=True)
 class Composed:
     """A notification in words, before a chat's layout. ``headline`` and ``details`` are
@@ -128,7 +213,8 @@ def compose(notification: Notification, settings: Preferences, fmt: templates.Fo
     """``notification`` in the organisation's words, or None when it is not a kind chats
     post or these settings do not want it."""
     known = KINDS.get(notification.kind)
-    if known is None or not delivers(settings, known[0]):
+    # A test notice is asked for by name: the switches do not hold it back.
+    if known is None or (notification.kind != TEST_KIND and not delivers(settings, known[0])):
         return None
     kind, template_attr = known
     template = getattr(settings.message_templates, template_attr) if template_attr else \
@@ -160,6 +246,8 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
     if notification.kind == "integrationError" and notification.data.get("provider") == ctx.info.slug:
         return None
     connections = await ctx.deliveries.integrations(notification.org_id)
+    if notification.kind == TEST_KIND:  # for one integration, never the whole organisation
+        connections = [c for c in connections if c.id == notification.data.get("integrationId")]
     if not connections:
         return None
     org = await ctx.deliveries.organization(notification.org_id)
@@ -167,8 +255,9 @@ async def audience(ctx: "ProviderContext", notification: Notification) -> Audien
 
 
 __all__ = [
-    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "Audience", "Composed", "MessageTemplates",
-    "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers",
+    "DEFAULT_TYPES", "KINDS", "NOTIFICATION_TYPES", "SYSTEM_TEXT", "TEST_KIND", "Audience", "Channels", "ChatSettings",
+    "Composed", "MessageTemplates", "UserMentions", "people",
+    "NotificationToggles", "NotificationType", "Preferences", "audience", "compose", "default_types", "delivers", "destinations",
     "refused", "route",
 ]
 

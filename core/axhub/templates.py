@@ -113,9 +113,13 @@ def _instant(value: Any) -> datetime | None:
 def values_for(data: Mapping[str, Any], fmt: Formatter, now: datetime | None = None) -> dict[str, str]:
     """The placeholders' values for a notification's ``data`` (an event's ``title``,
     ``start``, ``location``, ``organizer``, ``attendees``; an alert's
-    ``attendanceRate`` in percent; a report's ``period``…): what is absent stays absent."""
+    ``attendanceRate`` in percent; a report's ``period``…): what is absent stays absent.
+
+    Relative times (``{timeUntil}``) count from ``now``, else from the data's ``asOf`` —
+    the moment the job that built the notification acts for (``axhub jobs run … --at``),
+    which is not the wall clock when a job runs late or is replayed — else from now."""
     out: dict[str, str] = {}
-    now = now or datetime.now(timezone.utc)
+    now = now or _instant(data.get("asOf")) or datetime.now(timezone.utc)
     if data.get("title"):
         out["eventName"] = str(data["title"])
     start = _instant(data.get("start"))

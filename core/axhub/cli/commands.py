@@ -324,6 +324,9 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.set_defaults(func=_sandbox)
     _plugin_parser(sub)
+    from .integration_test import add_parser as integrations_parser
+
+    integrations_parser(sub)
     return p
 
 

@@ -26,10 +26,7 @@ def core_requirement(version: str) -> str:
 
 _SETTINGS = {
     "calendar": '    calendar_id: str = "primary"\n',
-    "communication": '    channel: str = "#general"\n    event_reminder: str = "Reminder: {eventName} starts in {timeUntil}"\n\n'
-                     '    def __post_init__(self) -> None:\n'
-                     '        # Refused when saved (400 VALIDATION_ERROR, field eventReminder), not when sent.\n'
-                     '        templates.check("eventReminder", self.event_reminder)\n',
+    "communication": "",  # settings_communication.py.tmpl
     "video": "    waiting_room: bool = True\n",
 }
 _SCOPES = {
@@ -41,75 +38,31 @@ _SCOPES = {
 }
 _DESCRIPTIONS = {
     "calendar": "Events synced with {name} calendars.",
-    "communication": "Event reminders posted to {name}.",
+    "communication": "Event reminders, attendance alerts, weekly reports and system notices posted to {name}.",
     "video": "{name} meetings for Attendance-X events.",
 }
 
 _NAMES = ("AuthorizationRequest", "CleanupReport", "Connection", "ConnectionReport", "Credentials", "Endpoint", "Grant",
           "InvalidCredentials", "ProviderContext", "ProviderInfo", "Scope", "UserInfo", "hookimpl", "oauth")
-_NOTIFY_NAMES = ("Delivery", "DeliveryOutcome", "Notification", "ProviderError", "RateLimited", "templates")
+_NOTIFY_NAMES = ("Delivery", "DeliveryOutcome", "Notification", "ProviderError", "notifications")
 _NOTIFY_IMPORTS = "from axhub.deliveries import Policy\n"
-_NOTIFY_HOOKS = '''
-
-@hookimpl
-async def notify(ctx: ProviderContext, notification: Notification) -> None:
-    """Store one message per connected integration of the organisation; the hub's
-    delivery worker sends it (``deliver``), retries it and records every attempt."""
-    if notification.kind != "eventReminder":
-        return
-    org = await ctx.deliveries.organization(notification.org_id)
-    values = templates.values_for(notification.data, templates.Formatter(org.timezone, org.locale))
-    for connection in await ctx.deliveries.integrations(notification.org_id):
-        settings: Settings = connection.settings
-        text = templates.render(settings.event_reminder, values)
-        await ctx.deliveries.enqueue(connection, target=settings.channel, kind=notification.kind,
-                                     payload=json.dumps({"channel": settings.channel, "text": text}).encode(),
-                                     key=notification.id, policy=Policy(max_retries=3))
-
-
-@hookimpl
-async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delivery) -> DeliveryOutcome:
-    credentials = await connection.credentials()
-    try:
-        # The message id lets the provider drop a second copy after a lost answer.
-        response = await ctx.call("POST", ctx.endpoint("api") + "/messages", token=credentials.access_token,
-                                  content=delivery.payload, headers={"Content-Type": "application/json",
-                                                                     "Idempotency-Key": delivery.id})
-    except RateLimited as exc:
-        return DeliveryOutcome(status="retry", http_status=exc.status, retry_after=exc.retry_after,
-                               error=exc.message, code="RATE_LIMIT_EXCEEDED")
-    except InvalidCredentials as exc:
-        return DeliveryOutcome(status="failed", http_status=exc.status, error=exc.message, code="INVALID_CREDENTIALS")
-    except ProviderError as exc:
-        final = exc.status is not None and 400 <= exc.status < 500
-        return DeliveryOutcome(status="failed" if final else "retry", http_status=exc.status, error=exc.message,
-                               code=exc.code)
-    return DeliveryOutcome(status="delivered", http_status=response.status_code, excerpt=response.text[:500])
-'''
-_NOTIFY_SANDBOX = '''
-    @post("/api/messages", status_code=201)
-    async def send(request: Request) -> Response:
-        if authenticated(request) is None:
-            return Response({"error": "invalid_token"}, status_code=401)
-        key = request.headers.get("idempotency-key")
-        messages = store.setdefault("messages", [])
-        if key is None or all(m["key"] != key for m in messages):
-            messages.append({"key": key, **(await request.json())})
-        return Response({"ok": True, "id": key}, status_code=201)
-
-    @get("/_control/messages", sync_to_thread=False)
-    def sent() -> dict[str, Any]:
-        return {"messages": store.get("messages", [])}
-'''
+# A chat plugin's notify/deliver (communication_hooks.py.tmpl) check, in the connection
+# test, that the channels the settings name exist.
+_NOTIFY_ADVICE = (
+    "    # The channels the settings name that the app cannot see (a typo, not invited).\n"
+    "    seen = await channel_ids(ctx, credentials.access_token)\n"
+    "    advice = [f\"The app sees no channel {c}: create it or add the app\" for c in connection.settings.configured_channels()\n"
+    "              if c not in seen]\n"
+)
 _NOTIFY_TESTS = '''
 
 class TestNotifierConformance(NotifierConformance):
     provider = "{slug}"
     notification = ("eventReminder", {{"title": "Kick-off", "start": "2030-01-01T09:00:00Z"}})
-    send_path = "/api/messages"
+    send_path = "/api/posts"
 
     def sent(self, hub):
-        return len(hub.sandbox(self.provider).get("/_control/messages").json()["messages"])
+        return len(hub.sandbox(self.provider).get("/_control/posts").json()["posts"])
 '''
 
 
@@ -117,6 +70,7 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
     """The package's files: relative path → text."""
     name = slug.capitalize()
     notifying = plugin_type == "communication"
+    folder = resources.files("axhub.cli") / "plugin_template"
     scopes = _SCOPES[plugin_type]
     values = {
         "slug": slug, "name": name, "upper": slug.upper(), "type": plugin_type,
@@ -125,15 +79,18 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "scopes": "\n".join(f'        Scope("{n}", ("{p}",), ("{perm}",), "{d}"),' for n, p, perm, d in scopes),
         "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
         "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *(["notify"] if notifying else []))),
-        "stdlib": "\nimport json\n" if notifying else "",
+        "stdlib": "\nimport json\nimport re\nfrom urllib.parse import quote\n" if notifying else "",
         "imports": _NOTIFY_IMPORTS if notifying else "",
         "axhub_names": "".join(f"    {n},\n" for n in sorted(_NAMES + (_NOTIFY_NAMES if notifying else ()))),
-        "hooks": _NOTIFY_HOOKS if notifying else "",
+        "hooks": (folder / "communication_hooks.py.tmpl").read_text() if notifying else "",
+        "connection_advice": _NOTIFY_ADVICE if notifying else "",
+        "advice_items": " *advice" if notifying else "",
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
         "settings": _SETTINGS[plugin_type],
-        "settings_imports": "from axhub import templates\n" if notifying else "",
-        "sandbox_routes": _NOTIFY_SANDBOX if notifying else "",
-        "sandbox_route_names": ", send, sent" if notifying else "",
+        "sandbox_routes": (folder / "communication_sandbox.py.tmpl").read_text() if notifying else "",
+        "litestar_names": ", post" if notifying else "",
+        "sandbox_imports": "from litestar.params import FromPath\n" if notifying else "",
+        "sandbox_route_names": ", list_channels, user_by_email, send, sent" if notifying else "",
         "conformance_doc": ", notifications delivered once and failures reported" if notifying else "",
         "conformance_import": "from axhub.testing.conformance import " + (
             "NotifierConformance, ProviderConformance" if notifying else "ProviderConformance"),
@@ -144,12 +101,11 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "pyproject.toml": "pyproject.toml.tmpl",
         "README.md": "README.md.tmpl",
         f"axhub_{slug}/__init__.py": "__init__.py.tmpl",
-        f"axhub_{slug}/settings.py": "settings.py.tmpl",
+        f"axhub_{slug}/settings.py": "settings_communication.py.tmpl" if notifying else "settings.py.tmpl",
         f"axhub_{slug}/sandbox.py": "sandbox.py.tmpl",
         "tests/conftest.py": "conftest.py.tmpl",
         f"tests/test_{slug}_conformance.py": "test_conformance.py.tmpl",
     }
-    folder = resources.files("axhub.cli") / "plugin_template"
     return {path: Template((folder / template).read_text()).substitute(values) for path, template in files.items()}
 
 

@@ -17,6 +17,7 @@ from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
 from ..vault import open_settings, unmask_settings
 from .limits import api_limits
+from . import test_notice
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
 from .service import connection, get_owned, now, record_error
 
@@ -76,7 +77,10 @@ def _ms(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-async def test(svc: Services, identity: Identity, integration_id: str) -> s.TestOut:
+async def test(svc: Services, identity: Identity, integration_id: str, body: s.TestIn | None = None) -> s.TestOut:
+    """The live connection test; with ``sendTestMessage``, a test notice to each of the
+    integration's channels too (:mod:`.test_notice`)."""
+    body = body or s.TestIn()
     row = await get_owned(svc, identity, integration_id)
     info = svc.hub.provider(row.provider)
     granted = set(row.granted_scopes)
@@ -133,6 +137,11 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
     if report.api_limits and report.api_limits.remaining is not None and report.api_limits.limit:
         if report.api_limits.remaining < 0.1 * report.api_limits.limit:
             recommendations.append("Less than 10% of the provider's rate limit remains")
+    sent = None
+    if body.send_test_message:
+        sent = await test_notice.send(svc, row)
+        if not sent.channels:
+            recommendations.append("No channel is configured for notifications: no test message was sent")
     return s.TestOut(
         connection_status=status,  # type: ignore[arg-type]
         response_time=_ms(elapsed),
@@ -140,6 +149,7 @@ async def test(svc: Services, identity: Identity, integration_id: str) -> s.Test
         api_limits=limits,
         last_error=error,
         recommendations=recommendations,
+        test_message=sent,
     )
 
 

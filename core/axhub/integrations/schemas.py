@@ -191,13 +191,32 @@ class DisconnectResponse(Wire, kw_only=True):
     data: DisconnectOut
 
 
-class TestOut(Wire):
+class TestIn(Wire, forbid_unknown_fields=True):
+    # Also post a test message to each channel the integration names (notifying plugins).
+    send_test_message: bool = False
+
+
+class TestChannelOut(Wire, omit_defaults=True):
+    target: str  # the channel, as the message log names it
+    status: Literal["delivered", "failed", "pending"]
+    message_id: str
+    error: str | None = None
+
+
+class TestMessageOut(Wire):
+    """What became of the test notice: one entry per channel (each is in the messages log)."""
+
+    channels: list[TestChannelOut]
+
+
+class TestOut(Wire, kw_only=True, omit_defaults=True):
     connection_status: Literal["healthy", "degraded", "unhealthy", "disconnected"]
     response_time: str | None
     permissions: dict[str, bool]
     api_limits: ApiLimits | None
     last_error: LastError | None
     recommendations: list[str]
+    test_message: TestMessageOut | None = None  # only when the body asked for one
 
 
 class TestResponse(Wire, kw_only=True):

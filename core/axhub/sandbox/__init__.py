@@ -8,6 +8,8 @@ what every sandbox needs and no provider's quirks:
   refresh tokens, rotation, revocation, expiry) that a sandbox's own routes call and
   render in their provider's shapes;
 - :class:`Faults`: fault injection (status, body, headers, delay, count) on any route;
+- :func:`oauth_routes`: the standard OAuth 2.0 authorize/token/revoke routes over an
+  :class:`OAuthServer`, for a provider with no quirks there;
 - :func:`build_app`: a Litestar app of the provider's routes plus ``/_control`` routes
   that tests use to read counters, inject faults, expire or revoke tokens.
 
@@ -18,6 +20,7 @@ Every sandbox auto-approves consent as :data:`TEST_USER`; adding
 from .app import build_app, form_of, redirect
 from .faults import Fault, Faults
 from .oauth_server import TEST_USER, Issued, OAuthServer, TestUser, TokenError, client_credentials
+from .standard_oauth import oauth_routes
 
 __all__ = ["TEST_USER", "Fault", "Faults", "Issued", "OAuthServer", "TestUser", "TokenError", "build_app",
-           "client_credentials", "form_of", "redirect"]
+           "client_credentials", "form_of", "oauth_routes", "redirect"]

@@ -83,7 +83,9 @@ async def reminders(svc: "Services", at: datetime) -> int:
                     "location": event.location, "minutesBefore": m,
                     # Who to mention, for the chats that do (Slack's userMentions).
                     "organizer": event.organizer, "attendees": event.attendees,
-                    "timeUntil": human_minutes((event.start_at - at).total_seconds() / 60)}
+                    "timeUntil": human_minutes((event.start_at - at).total_seconds() / 60),
+                    # The moment the job acts for: templates count {timeUntil} from it.
+                    "asOf": at.isoformat()}
             sent += await send_once(svc, "eventReminder", key, event.org_id, data)
     return sent
 

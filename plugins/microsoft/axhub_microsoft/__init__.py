@@ -240,14 +240,21 @@ async def notify(ctx: ProviderContext, notification: Notification) -> None:
     if audience is None:
         return
     for connection in audience.connections:
-        message = teams.build(notification, connection.settings, audience.formatter, audience.locale)
+        settings = connection.settings
+        message = teams.build(notification, settings, audience.formatter, audience.locale)
         if message is None:
             continue
-        await ctx.deliveries.enqueue(
-            connection, target=message.channel_id, kind=notification.kind, payload=msgspec.json.encode(message),
-            key=notification.id, subject=notification.data.get("eventId"),
-            policy=Policy(max_retries=5, backoff_multiplier=2.0),
-        )
+        # One channel, or each configured one for a test notice.
+        routed = settings.channel_for(notifications.KINDS[notification.kind][0])
+        configured = (settings.teams_channel, settings.teams_channels.alerts, settings.teams_channels.reports)
+        for channel in notifications.destinations(notification.kind, routed, configured):
+            one = msgspec.structs.replace(message, team_id=channel.team_id, channel_id=channel.channel_id)
+            key = notification.id if channel == routed else f"{notification.id}:{channel.channel_id}"
+            await ctx.deliveries.enqueue(
+                connection, target=channel.channel_id, kind=notification.kind, payload=msgspec.json.encode(one),
+                key=key, subject=notification.data.get("eventId"),
+                policy=Policy(max_retries=5, backoff_multiplier=2.0),
+            )
 
 
 @hookimpl

@@ -177,3 +177,18 @@ def test_the_sandbox_answers_channel_messages_like_graph(hub):
     assert post("19:nope@thread.tacv2", {"body": {"content": "x"}}).json()["error"]["code"] == "NotFound"
     denied = post(GENERAL, {"body": {"content": "x"}}, token="expired")
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_a_test_message_on_demand_goes_to_each_configured_teams_channel(hub, teams):
+    """Notification types turned off do not hold a test notice back: it is asked for."""
+    api, integration = teams
+    api.put(f"/api/integrations/{integration}/settings",
+            json={"settings": {"notificationTypes": []}}).raise_for_status()
+    answer = api.post(f"/api/integrations/{integration}/test", json={"sendTestMessage": True})
+    assert answer.status_code == 200, answer.text
+    channels = answer.json()["data"]["testMessage"]["channels"]
+    assert sorted((c["target"], c["status"]) for c in channels) == sorted([(GENERAL, "delivered"), (ALERTS, "delivered")])
+    names = sorted(m["channelName"] for m in posted(hub))
+    assert names == ["Alertes présence", "General"]
+    assert all(m["body"]["content"].startswith("<p>🔔 Message de test d'Attendance-X") for m in posted(hub))
+    assert {m["id"] for m in stored(api, integration, kind="testNotification")} == {c["messageId"] for c in channels}

@@ -238,11 +238,15 @@ async def notify(ctx: ProviderContext, notification: Notification) -> None:
         message = messages.build(notification, settings, audience.formatter, audience.locale, mentions)
         if message is None:
             continue
-        await ctx.deliveries.enqueue(
-            connection, target=message.channel or "incoming-webhook", kind=notification.kind,
-            payload=msgspec.json.encode(message), key=notification.id,
-            subject=notification.data.get("eventId"), policy=Policy(max_retries=5, backoff_multiplier=2.0),
-        )
+        # One channel, or each configured one for a test notice (None: the install webhook).
+        for channel in notifications.destinations(notification.kind, message.channel, settings.configured_channels()):
+            one = msgspec.structs.replace(message, channel=channel)
+            key = notification.id if channel == message.channel else f"{notification.id}:{channel}"
+            await ctx.deliveries.enqueue(
+                connection, target=channel or "incoming-webhook", kind=notification.kind,
+                payload=msgspec.json.encode(one), key=key,
+                subject=notification.data.get("eventId"), policy=Policy(max_retries=5, backoff_multiplier=2.0),
+            )
 
 
 @hookimpl

@@ -66,20 +66,8 @@ class Pacer:
 
 
 def people(data: dict[str, Any], settings: SlackSettings) -> list[str]:
-    """E-mails to mention: the event's organizer and attendees with the organizer role,
-    and attendees with the manager role (Attendance-X marks an event's managers so)."""
-    mentions = settings.user_mentions
-    if not mentions.enabled:
-        return []
-    emails: list[str] = []
-    organizer = data.get("organizer")
-    if mentions.mention_organizers and isinstance(organizer, dict) and organizer.get("email"):
-        emails.append(organizer["email"])
-    for attendee in data.get("attendees") or []:
-        role = (attendee or {}).get("role")
-        if (role == "organizer" and mentions.mention_organizers) or (role == "manager" and mentions.mention_managers):
-            emails.append(attendee["email"])
-    return list(dict.fromkeys(e.strip().lower() for e in emails if e))
+    """E-mails to mention (``userMentions``): the core's rule, shared by every chat."""
+    return notifications.people(data, settings.user_mentions)
 
 
 def build(notification: Notification, settings: SlackSettings, fmt: templates.Formatter, locale: str,

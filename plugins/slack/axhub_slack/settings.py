@@ -16,7 +16,7 @@ from axhub import Settings, SettingsError
 from axhub import notifications as shared  # not "notifications": that is a settings field
 # The notification settings every chat plugin shares (axhub.notifications), under the
 # names this module always had.
-from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType
+from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType, UserMentions
 
 # Slack: channel ids are C… (public) or G… (private, older ones), upper-case letters and digits.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")
@@ -107,15 +107,6 @@ class Channels(Settings):
     def __post_init__(self) -> None:
         for name in ("default", "alerts", "reports"):
             check_channel(f"channels.{name}", getattr(self, name))
-
-
-class UserMentions(Settings):
-    """@-mentions in messages; the two roles apply only while ``enabled`` (off by default:
-    pinging people is opt-in)."""
-
-    enabled: bool = False
-    mention_managers: bool = True
-    mention_organizers: bool = True
 
 
 class SlackSettings(Settings):

@@ -183,6 +183,20 @@ def test_done_when_an_event_starting_soon_is_reminded_in_slack(hub, slack):
     assert "unknown placeholder {eventNom}" in bad.json()["error"]["message"]
 
 
+def test_time_until_counts_from_the_moment_the_job_acts_for_not_the_wall_clock(hub, slack):
+    """An event 30 minutes away, the job acting for 15 minutes before it: the reminder
+    says 15 minutes (the wall clock would say 29 or 30)."""
+    api, _ = slack
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=30)
+    created = api.post("/api/events", json={
+        "title": "Atelier", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
+        "timezone": "Europe/Paris", "location": "Salle 2"})
+    assert created.status_code == 201, created.text
+    assert run(hub, "reminders", start - timedelta(minutes=15)) == 1
+    [message] = wait_until(lambda: posted(hub))
+    assert message["text"] == "📅 Rappel: Atelier commence dans 15 minutes (Salle 2)", message["text"]
+
+
 # -- weekly reports and system notifications ------------------------------------------------
 
 def next_monday_8am_paris():
@@ -287,3 +301,69 @@ def test_ratelimited_in_an_http_200_body_is_retried_not_failed(timed, retry_afte
         [message] = api.get(f"/api/integrations/{integration}/webhooks/messages").json()["data"]
         assert message["status"] == "delivered" and message["attempts"] == 2
     assert len(posted(hub)) == 1
+
+
+# -- a test notice on demand ---------------------------------------------------------------
+
+def test_a_test_message_on_demand_goes_to_each_configured_channel_and_is_logged(hub, slack):
+    api, integration = slack
+    plain = api.post(f"/api/integrations/{integration}/test")
+    assert plain.status_code == 200 and "testMessage" not in plain.json()["data"]
+    assert posted(hub) == []  # a connection test alone posts nothing
+    answer = api.post(f"/api/integrations/{integration}/test", json={"sendTestMessage": True})
+    assert answer.status_code == 200, answer.text
+    channels = answer.json()["data"]["testMessage"]["channels"]
+    assert sorted((c["target"], c["status"]) for c in channels) == [
+        ("#attendance-alerts", "delivered"), ("#general", "delivered")], channels
+    # The bot is not in #attendance-alerts: Slack refuses it and that message goes
+    # through the install webhook instead — two messages all the same.
+    assert [m["text"] for m in posted(hub)] == ["🔔 Message de test d'Attendance-X : les notifications Slack arrivent ici"] * 2
+    log = api.get(f"/api/integrations/{integration}/webhooks/messages", params={"kind": "testNotification"}).json()["data"]
+    assert sorted((m["target"], m["status"]) for m in log) == sorted((c["target"], c["status"]) for c in channels)
+    assert {m["id"] for m in log} == {c["messageId"] for c in channels}
+
+
+def test_a_test_message_slack_refuses_is_reported_failed_with_slacks_words(hub, slack):
+    api, integration = slack
+    hub.sandbox("slack").post("/_control/faults", json={"path": "/api/chat.postMessage", "status": 403, "count": 20})
+    answer = api.post(f"/api/integrations/{integration}/test", json={"sendTestMessage": True})
+    channels = answer.json()["data"]["testMessage"]["channels"]
+    assert sorted(c["target"] for c in channels) == ["#attendance-alerts", "#general"]
+    assert all(c["status"] == "failed" and c["error"] for c in channels), channels
+    assert posted(hub) == []
+
+
+@pytest.mark.parametrize("body", [{"sendTestMessage": "yes"}, {"sendTestMessage": None}, {"sendTestMessages": True}])
+def test_a_bad_test_message_option_is_refused_naming_the_field(hub, slack, body):
+    api, integration = slack
+    answer = api.post(f"/api/integrations/{integration}/test", json=body)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["field"] == next(iter(body)), error
+    assert posted(hub) == []
+
+
+def test_the_cli_sends_the_same_test_message(hub, slack):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    api, integration = slack
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "axhub.cli", "integrations", "test", *args],
+                              env={**os.environ, **hub.env}, capture_output=True, text=True, timeout=120)
+
+    out = cli(integration, "--send-test-message")
+    assert out.returncode == 0, out.stderr
+    channels = json.loads(out.stdout)["testMessage"]["channels"]
+    assert sorted((c["target"], c["status"]) for c in channels) == [
+        ("#attendance-alerts", "delivered"), ("#general", "delivered")], channels
+    assert len(posted(hub)) == 2
+    log = api.get(f"/api/integrations/{integration}/webhooks/messages", params={"kind": "testNotification"}).json()["data"]
+    assert {m["id"] for m in log} == {c["messageId"] for c in channels}
+    without = cli(integration)
+    assert without.returncode == 0 and "testMessage" not in json.loads(without.stdout)
+    missing = cli("int-nope", "--send-test-message")
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr

@@ -82,7 +82,10 @@ class IntegrationsController(Controller):
         return s.DisconnectResponse(data=await manage.disconnect(services, identity, integration_id))
 
     @post("/{integration_id:str}/test", status_code=200, summary="Test an integration's connection",
-          responses=errors(401, 403, 404))
-    async def test(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.TestResponse:
+          description="With {\"sendTestMessage\": true}, a notifying integration (Slack, Teams) also posts a "
+                      "test message to each channel it names; the answer's testMessage says what became of each.",
+          responses=errors(400, 401, 403, 404))
+    async def test(self, services: Svc, identity: Who, integration_id: FromPath[str],
+                   data: JSONBody[s.TestIn | None] = None) -> s.TestResponse:
         require_role(identity, "manager")
-        return s.TestResponse(data=await manage.test(services, identity, integration_id))
+        return s.TestResponse(data=await manage.test(services, identity, integration_id, data))
