@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -30,8 +30,17 @@ class Filters(Settings):
     min_attendance_change: float = 0.0
 
 
+# What Guard.check_url accepts, said as a pattern for the OpenAPI: http(s), a host (a
+# name, an IPv4 or a bracketed IPv6), no credentials, a port up to 65535. The operator's
+# rules (https only, non-public addresses) are checked on top, when settings are saved.
+_PORT = "(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#@:\[\]\x00-\x20\x7f]+|\[[0-9A-Fa-f:.]+\]){_PORT}([/?#][^\x00-\x20\x7f]*)?$"
+
+
 class Endpoint(Settings):
-    url: str
+    # Declared for the schema only: checked in WebhooksSettings, where the fault can be
+    # named by its event (msgspec would say ``webhooks[...].url``).
+    url: Annotated[str, msgspec.Meta(extra_json_schema={"pattern": URL_PATTERN, "maxLength": 2048})]
     enabled: bool = True
     headers: dict[str, str] = {}
     retry_policy: RetryPolicy = msgspec.field(default_factory=RetryPolicy)

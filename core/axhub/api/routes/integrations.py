@@ -84,7 +84,7 @@ class IntegrationsController(Controller):
     @post("/{integration_id:str}/test", status_code=200, summary="Test an integration's connection",
           description="With {\"sendTestMessage\": true}, a notifying integration (Slack, Teams) also posts a "
                       "test message to each channel it names; the answer's testMessage says what became of each.",
-          responses=errors(400, 401, 403, 404))
+          operation_class=OptionalBody, responses=errors(400, 401, 403, 404, body=True))
     async def test(self, services: Svc, identity: Who, integration_id: FromPath[str],
                    data: JSONBody[s.TestIn | None] = None) -> s.TestResponse:
         require_role(identity, "manager")
