@@ -102,3 +102,28 @@ def test_lists_in_bodies_have_a_cap(hub):
         error(api.post("/api/events", json=body), 400, "VALIDATION_ERROR", "attendees")
         body["attendees"] = attendees[:1000]
         assert api.post("/api/events", json=body).status_code == 201
+
+
+def test_the_longest_values_the_schema_allows_are_stored_and_one_more_is_a_400(hub):
+    """The declared limits are the columns' widths: PostgreSQL refuses a longer value,
+    and it once answered 500 to an attendance name of 256 characters."""
+    with hub.client("manager") as api:
+        name = "n" * 200
+        integration = connect(api, "google", name=name)["integrationId"]
+        assert api.get(f"/api/integrations/{integration}").json()["data"]["name"] == name
+        body = {"title": "t" * 500, "location": "l" * 500, "start": "2030-01-01T10:00:00Z",
+                "end": "2030-01-01T11:00:00Z", "organizer": {"email": "o@example.com", "name": name},
+                "attendees": [{"email": "a@example.com", "name": name}]}
+        created = api.post("/api/events", json=body)
+        assert created.status_code == 201, created.text
+        event = created.json()["data"]
+        assert (event["title"], event["location"]) == (body["title"], body["location"])
+        record = {"email": "a@example.com", "status": "present", "name": name}
+        stored = api.put(f"/api/events/{event['id']}/attendance", json={"records": [record]})
+        assert stored.status_code == 200, stored.text
+        over = [("post", "/api/events", {**body, "location": "l" * 501}, "location"),
+                ("put", f"/api/events/{event['id']}/attendance",
+                 {"records": [{**record, "name": name + "n"}]}, "records[0].name"),
+                ("post", "/api/integrations/google/connect", {"name": name + "n"}, "name")]
+        for method, path, longer, field in over:
+            error(api.request(method, path, json=longer), 400, "VALIDATION_ERROR", field)

@@ -19,8 +19,11 @@ MAX_ATTENDEES = 1000
 # regexes (ECMA-262) and Python's disagree on what a space is.
 SPACES = " \t\r\n"
 Email = Annotated[str, msgspec.Meta(max_length=320, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+$")]
-Name = Annotated[str, msgspec.Meta(max_length=256)]
+# Names, titles and locations are stored in columns of these widths (PostgreSQL refuses
+# a longer value): the limits are the columns'.
+Name = Annotated[str, msgspec.Meta(max_length=200)]
 Title = Annotated[str, msgspec.Meta(max_length=500, pattern=r"[^ \t\r\n]")]  # something besides spaces
+Location = Annotated[str, msgspec.Meta(max_length=500)]
 Kind = Annotated[str, msgspec.Meta(max_length=64, pattern=r"[^ \t\r\n]")]
 Text = Annotated[str, msgspec.Meta(max_length=65536)]
 Attendees = Annotated[list["AttendeeIn"], msgspec.Meta(max_length=MAX_ATTENDEES)]
@@ -43,7 +46,7 @@ class EventIn(Wire, forbid_unknown_fields=True):
     end: datetime
     timezone: TimeZone = "UTC"
     description: Text | None = None
-    location: Text | None = None
+    location: Location | None = None
     type: Kind = "meeting"
     private: bool = False
     organizer: Person | None = None
@@ -56,7 +59,7 @@ class EventPatch(Wire, forbid_unknown_fields=True):
     end: datetime | msgspec.UnsetType = msgspec.UNSET
     timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
     description: Text | None | msgspec.UnsetType = msgspec.UNSET
-    location: Text | None | msgspec.UnsetType = msgspec.UNSET
+    location: Location | None | msgspec.UnsetType = msgspec.UNSET
     type: Kind | msgspec.UnsetType = msgspec.UNSET
     private: bool | msgspec.UnsetType = msgspec.UNSET
     organizer: Person | None | msgspec.UnsetType = msgspec.UNSET

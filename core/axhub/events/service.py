@@ -233,7 +233,8 @@ async def record_from_provider(svc: Services, org_id: str, event_id: str, record
     ``PUT /api/events/{id}/attendance``, nothing written or raised when nothing changed.
     Records someone set by hand, or another source, are kept. True when something changed."""
     _, changed = await _upsert(svc, org_id, event_id, [
-        (r.email.strip(s.SPACES).lower(), dict(status=r.status, source=source, duration_minutes=r.duration_minutes, name=r.name))
+        (r.email.strip(s.SPACES).lower(), dict(status=r.status, source=source, duration_minutes=r.duration_minutes,
+                                               name=r.name[:200] if r.name else r.name))  # the column's width
         for r in records
     ], keep=lambda current: current.source not in (None, source))
     return changed > 0

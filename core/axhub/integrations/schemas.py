@@ -109,7 +109,7 @@ class ConnectIn(Wire, forbid_unknown_fields=True):
     settings: dict[str, Any] | None = None
     notifications: NotificationPrefsIn | None = None
     redirect_uri: Annotated[str, msgspec.Meta(pattern=REDIRECT_URI, max_length=2048)] | None = None
-    name: str | None = None
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None  # the column's width
 
 
 class ConnectOut(Wire, omit_defaults=True):

@@ -72,12 +72,13 @@ READ = tuple(Event.__table__.c[name] for name in (
 
 def row_values(data: EventData, fields: frozenset[str] = FIELDS) -> dict[str, Any]:
     values = {
+        # A provider's text may be longer than the columns (PostgreSQL refuses it): clipped.
         "title": data.title[:500],
         "start": data.start,
         "end": data.end,
         "timezone": data.timezone,
         "description": data.description,
-        "location": data.location,
+        "location": data.location[:500] if data.location else data.location,
         "attendees": [{"email": a.email, "name": a.name, "role": a.role} for a in data.attendees],
         "private": data.private,
     }
