@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -37,12 +38,22 @@ _PORT = "(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9
 URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#@:\[\]\x00-\x20\x7f]+|\[[0-9A-Fa-f:.]+\]){_PORT}([/?#][^\x00-\x20\x7f]*)?$"
 
 
+# Custom headers ride on every delivery: a few, of a size receivers and proxies accept
+# (8 KiB is the common per-header limit), named as HTTP tokens (RFC 9110 §5.6.2).
+MAX_HEADERS, MAX_HEADER_NAME, MAX_HEADER_VALUE = 32, 256, 8192
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+HEADER_VALUE = r"^[\t\x20-\x7e]*$"  # printable ASCII: what every HTTP stack sends as is
+# Schema only, like the URL: the checks below name the header at fault.
+HeaderValue = Annotated[str, msgspec.Meta(extra_json_schema={"maxLength": MAX_HEADER_VALUE, "pattern": HEADER_VALUE})]
+
+
 class Endpoint(Settings):
     # Declared for the schema only: checked in WebhooksSettings, where the fault can be
     # named by its event (msgspec would say ``webhooks[...].url``).
     url: Annotated[str, msgspec.Meta(extra_json_schema={"pattern": URL_PATTERN, "maxLength": 2048})]
     enabled: bool = True
-    headers: dict[str, str] = {}
+    headers: Annotated[dict[str, HeaderValue], msgspec.Meta(extra_json_schema={
+        "maxProperties": MAX_HEADERS, "propertyNames": {"maxLength": MAX_HEADER_NAME, "pattern": HEADER_NAME}})] = {}
     retry_policy: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     filters: Filters = msgspec.field(default_factory=Filters)
 
@@ -62,14 +73,20 @@ class WebhooksSettings(Settings):
                 check(endpoint.url)
             except Blocked as exc:
                 raise SettingsError(f"{at}.url", exc.reason) from None
+            if len(endpoint.headers) > MAX_HEADERS:
+                raise SettingsError(f"{at}.headers", f"at most {MAX_HEADERS} headers")
             for name in endpoint.headers:
                 if name.lower() in RESERVED_HEADERS:
                     raise SettingsError(f"{at}.headers.{name}", "this header is set by the hub and may not be configured")
-                if not name or any(c in name for c in " :\r\n\t"):
-                    raise SettingsError(f"{at}.headers", f"{name!r} is not a valid header name")
+                if len(name) > MAX_HEADER_NAME or not re.fullmatch(HEADER_NAME, name):
+                    raise SettingsError(f"{at}.headers", f"{name[:64]!r} is not a valid header name")
             for name, value in endpoint.headers.items():
                 if "\r" in value or "\n" in value:
                     raise SettingsError(f"{at}.headers.{name}", "header values may not contain line breaks")
+                if not re.fullmatch(HEADER_VALUE, value):
+                    raise SettingsError(f"{at}.headers.{name}", "header values are printable ASCII")
+                if len(value) > MAX_HEADER_VALUE:
+                    raise SettingsError(f"{at}.headers.{name}", f"at most {MAX_HEADER_VALUE} characters")
             policy = endpoint.retry_policy
             if not 0 <= policy.max_retries <= 20:
                 raise SettingsError(f"{at}.retryPolicy.maxRetries", "must be between 0 and 20")
