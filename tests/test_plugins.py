@@ -81,6 +81,24 @@ async def exchange_code(ctx, request, code):
 '''
 
 
+# The same provider again, declared instead of written: every OAuth hook is the core's,
+# from its OAuthProfile (the account's fields under the provider's own names).
+DECLARATIVE = THIRD_PARTY.split("@hookimpl\ndef provider_info", 1)[0] + '''
+@hookimpl
+def provider_info():
+    return ProviderInfo(
+        slug="declarish", name="Declarish", type="calendar", description="A declared OAuth provider",
+        scopes=(Scope("calendar.read", ("cal.read",), ("read_calendar",)),), default_scopes=("calendar.read",),
+        settings_type=CalSettings, capabilities=("oauth", "pkce"),
+        endpoints={"authorize": Endpoint("https://cal.example/authorize", "/authorize"),
+                   "token": Endpoint("https://cal.example/token", "/token"),
+                   "me": Endpoint("https://cal.example/me", "/me")},
+        sandbox=sandbox, sandbox_client=("cal-client", "cal-secret"),
+        oauth2=oauth.OAuthProfile(userinfo_endpoint="me", user_fields=("id", "mail", "displayName")),
+    )
+'''
+
+
 def _dist(root: Path, name: str, module: str, code: str) -> Path:
     pkg = root / name
     (pkg / module).mkdir(parents=True)
@@ -114,9 +132,10 @@ def third_party_plugins(tmp_path_factory):
     root = tmp_path_factory.mktemp("third-party")
     good = _dist(root, "axhub-caldavish", "axhub_caldavish", THIRD_PARTY)
     broken = _dist(root, "axhub-brokenish", "axhub_brokenish", "raise RuntimeError('missing libfoo')\n")
-    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", str(good), str(broken))
+    declared = _dist(root, "axhub-declarish", "axhub_declarish", DECLARATIVE)
+    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", str(good), str(broken), str(declared))
     yield
-    _pip("uninstall", "-y", "axhub-caldavish", "axhub-brokenish")
+    _pip("uninstall", "-y", "axhub-caldavish", "axhub-brokenish", "axhub-declarish")
 
 
 def test_an_installed_third_party_plugin_is_discovered_and_connects(third_party_plugins, make_hub):
@@ -135,6 +154,24 @@ def test_an_installed_third_party_plugin_is_discovered_and_connects(third_party_
         # It offers no connection test: the hub says so instead of failing.
         response = api.post(f"/api/integrations/{data['integrationId']}/test")
         assert response.status_code == 501 and response.json()["error"]["code"] == "PROVIDER_NOT_SUPPORTED"
+
+
+def test_a_provider_that_declares_its_oauth_profile_gets_the_cores_oauth_hooks(third_party_plugins, make_hub):
+    server = make_hub({"AXHUB_PLUGINS": "declarish"})
+    with server.client("manager") as api:
+        providers = {p["slug"]: p for p in api.get("/api/integrations/providers").json()["data"]}
+        assert providers["declarish"]["hooks"] == [
+            "provider_info", "authorize", "exchange_code", "refresh", "test_connection", "disconnect"]
+        data = connect(api, "declarish")  # the consent URL, the code exchange, the account: the core's
+        assert data["status"] == "connected" and data["permissions"] == ["read_calendar"]
+        assert data["userInfo"] == {"id": "42", "email": "marie.dubois@example.com", "name": "Marie Dubois"}
+        tested = api.post(f"/api/integrations/{data['integrationId']}/test").json()["data"]
+        assert tested["connectionStatus"] == "healthy"
+        assert "Connected to Declarish as marie.dubois@example.com" in tested["recommendations"]
+        gone = api.delete(f"/api/integrations/{data['integrationId']}").json()["data"]
+        # No revocation endpoint declared: the report says what the user must do instead.
+        assert gone["cleanupStatus"]["tokensRevoked"] is False
+        assert any("no token revocation" in note for note in gone["cleanupStatus"]["notes"])
 
 
 def test_cli_lists_plugins_with_status_and_errors(third_party_plugins, tmp_path):
@@ -171,7 +208,7 @@ def test_empty_allow_list_loads_nothing(make_hub):
 
 
 def test_a_plugin_that_describes_itself_wrongly_is_broken_not_fatal():
-    from axhub import ProviderInfo, hookimpl
+    from axhub import Endpoint, OAuthProfile, ProviderInfo, hookimpl
     from axhub.config import Config
     from axhub.plugins import PluginManager
 
@@ -199,4 +236,19 @@ def test_a_plugin_that_describes_itself_wrongly_is_broken_not_fatal():
     assert "slug is 'someone-else'" in manager.register(Liar(), "liar").error
     assert "no provider_info" in manager.register(NoInfo(), "noinfo").error
     assert "surprise" in manager.register(BadHook(), "badhook").error
+
+    class Declared:
+        def __init__(self, slug, capabilities, endpoints):
+            self.info = ProviderInfo(slug=slug, name="x", type="calendar", description="", capabilities=capabilities,
+                                     endpoints={n: Endpoint(f"https://x/{n}", f"/{n}") for n in endpoints},
+                                     oauth2=OAuthProfile(revoke_endpoint="revoke", userinfo_endpoint="me"))
+
+        @hookimpl
+        def provider_info(self):
+            return self.info
+
+    undeclared = Declared("undeclared", ("oauth",), ("authorize", "token", "me"))
+    assert "not declared: revoke" in manager.register(undeclared, "undeclared").error
+    not_oauth = Declared("notoauth", (), ("authorize", "token", "revoke", "me"))
+    assert "'oauth' is not among the capabilities" in manager.register(not_oauth, "notoauth").error
     assert not manager.loaded()

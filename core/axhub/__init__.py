@@ -23,7 +23,7 @@ from .errors import (  # noqa: E402
     SettingsError,
 )
 from .provider import ProviderContext  # noqa: E402
-from . import oauth, templates  # noqa: E402
+from . import oauth, oauth_hooks, templates  # noqa: E402
 from .validation import TimeZone  # noqa: E402
 from .types import (  # noqa: E402
     ApiLimits,
@@ -37,6 +37,7 @@ from .types import (  # noqa: E402
     Endpoint,
     Grant,
     Notification,
+    OAuthProfile,
     ProviderInfo,
     Scope,
     Settings,
@@ -59,6 +60,7 @@ __all__ = [
     "InvalidCredentials",
     "Notification",
     "OAuthError",
+    "OAuthProfile",
     "ProviderContext",
     "ProviderError",
     "ProviderInfo",
@@ -74,5 +76,6 @@ __all__ = [
     "__version__",
     "hookimpl",
     "oauth",
+    "oauth_hooks",
     "templates",
 ]

@@ -7,7 +7,6 @@ extra parameters, odd error bodies) are declared in an :class:`OAuthProfile`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
@@ -16,29 +15,11 @@ import httpx
 
 from .errors import InvalidCredentials, OAuthError, ProviderError
 from .provider import ProviderContext
-from .types import AuthorizationRequest, Credentials
+# The profile is declared in ProviderInfo (types), so it lives beside it; it is
+# re-exported here, where the helpers that read it are.
+from .types import AuthorizationRequest, Credentials, OAuthProfile
 
-
-@dataclasses.dataclass(frozen=True)
-class OAuthProfile:
-    """How a provider speaks OAuth 2.0.
-
-    ``client_auth``: ``client_secret_post`` (form fields) or ``client_secret_basic``
-    (HTTP Basic, as Zoom wants). ``pkce``: send an S256 code challenge. ``dead_grant``:
-    error codes that mean the refresh token is gone for good. ``fix_token_response``
-    rewrites a non-standard token response (status, body) into RFC 6749's shape before
-    authlib reads it.
-    """
-
-    authorize_endpoint: str = "authorize"
-    token_endpoint: str = "token"
-    revoke_endpoint: str | None = None
-    client_auth: str = "client_secret_post"
-    scope_separator: str = " "
-    pkce: bool = True
-    authorize_params: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    dead_grant: frozenset[str] = frozenset({"invalid_grant"})
-    fix_token_response: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
+__all__ = ["OAuthProfile", "authorization_url", "exchange", "refresh", "revoke", "to_credentials"]
 
 
 def _client(ctx: ProviderContext, profile: OAuthProfile, **kwargs: Any):

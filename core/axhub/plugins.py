@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 import pluggy
 
-from . import hookspecs, metering
+from . import hookspecs, metering, oauth_hooks
 from .config import Config
 from .errors import ApiError
 from .http import new_client
@@ -42,6 +42,8 @@ class PluginRecord:
     error: str | None = None
     info: ProviderInfo | None = None
     hooks: tuple[str, ...] = ()
+    # Of ``hooks``, those the core implements from the declared OAuth profile.
+    standard: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,14 @@ def validate_info(name: str, info: Any) -> ProviderInfo:
         raise ValueError(f"default_scopes names undeclared scopes: {', '.join(unknown)}")
     if info.oauth and not {"authorize", "token"} <= set(info.endpoints):
         raise ValueError("an OAuth provider must declare 'authorize' and 'token' endpoints")
+    if info.oauth2 is not None:
+        profile = info.oauth2
+        named = (profile.authorize_endpoint, profile.token_endpoint, profile.revoke_endpoint, profile.userinfo_endpoint)
+        missing = [n for n in named if n is not None and n not in info.endpoints]
+        if missing:
+            raise ValueError(f"oauth2 names endpoints that are not declared: {', '.join(missing)}")
+        if not info.oauth:
+            raise ValueError("oauth2 is declared but 'oauth' is not among the capabilities")
     try:
         info.settings_type()
     except Exception as exc:  # noqa: BLE001 - reported as the plugin's fault
@@ -130,8 +140,10 @@ class PluginManager:
             if self.pm.get_plugin(name) is not None:
                 self.pm.unregister(name=name)
             return self._broken(name, dist, version, exc)
-        hooks = tuple(h for h in HOOKS if self._impl(name, h) is not None)
-        record = PluginRecord(name, "loaded", dist, version, None, info, hooks)
+        own = {h for h in HOOKS if self._impl(name, h) is not None}
+        standard = frozenset(oauth_hooks.STANDARD) - own if info.oauth2 is not None else frozenset()
+        hooks = tuple(h for h in HOOKS if h in own or h in standard)
+        record = PluginRecord(name, "loaded", dist, version, None, info, hooks, standard)
         self._records[name] = record
         log.info("plugin %s %s loaded (%s)", name, version or "", ", ".join(hooks))
         return record
@@ -157,7 +169,15 @@ class PluginManager:
 
 
 async def _call_impl(impl, kwargs: dict[str, Any]) -> Any:
-    result = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+    return await _call_function(impl.function, kwargs, impl.argnames)
+
+
+async def _call_function(function: Callable[..., Any], kwargs: dict[str, Any],
+                         argnames: Iterable[str] | None = None) -> Any:
+    """Call with the keyword arguments it takes (pluggy's rule: a hook implementation may
+    take fewer than the spec offers), awaiting it if it is a coroutine."""
+    names = set(argnames if argnames is not None else inspect.signature(function).parameters)
+    result = function(**{k: v for k, v in kwargs.items() if k in names})
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -237,15 +257,18 @@ class Hub:
         """Call ``hook`` of the plugin registered as ``slug`` only, and await it (``notify``
         too: a test notice is for one integration's plugin, not a broadcast)."""
         assert hook in PER_PROVIDER_HOOKS or hook == "notify", hook
-        impl = self.plugins._impl(slug, hook) if self.plugins.implements(slug, hook) else None
-        if impl is None:
+        if not self.plugins.implements(slug, hook):
             raise NotImplementedError(f"provider {slug!r} does not implement {hook}")
+        record = self.plugins.records[slug]
+        impl = None if hook in record.standard else self.plugins._impl(slug, hook)
         connection = kwargs.get("connection")
         if connection is not None:
             attribute(slug, connection.org_id, connection.id)
         else:  # the caller said for whom (attribute()), or nobody yet
             who = metering.current.get()
             attribute(slug, who.org_id if who else None, who.integration_id if who else None)
+        if impl is None:  # declared, not written: the core's standard OAuth hook
+            return await _call_function(oauth_hooks.STANDARD[hook], {"ctx": self.context(slug), **kwargs})
         return await _call_impl(impl, {"ctx": self.context(slug), **kwargs})
 
     async def broadcast(self, hook: str, **kwargs: Any) -> dict[str, BaseException | Any]:

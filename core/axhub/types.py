@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 import msgspec
 
@@ -75,6 +75,39 @@ class Endpoint:
 
 
 @dataclasses.dataclass(frozen=True)
+class OAuthProfile:
+    """How a provider speaks OAuth 2.0.
+
+    ``client_auth``: ``client_secret_post`` (form fields) or ``client_secret_basic``
+    (HTTP Basic, as Zoom wants). ``pkce``: send an S256 code challenge. ``dead_grant``:
+    error codes that mean the refresh token is gone for good. ``fix_token_response``
+    rewrites a non-standard token response (status, body) into RFC 6749's shape before
+    authlib reads it.
+
+    Declared as ``ProviderInfo(oauth2=OAuthProfile(...))``, it also gives the plugin the
+    standard ``authorize``, ``exchange_code``, ``refresh``, ``test_connection`` and
+    ``disconnect`` hooks (``axhub.oauth_hooks``) for every one it does not implement.
+    """
+
+    authorize_endpoint: str = "authorize"
+    token_endpoint: str = "token"
+    revoke_endpoint: str | None = None
+    client_auth: str = "client_secret_post"
+    scope_separator: str = " "
+    pkce: bool = True
+    authorize_params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    dead_grant: frozenset[str] = frozenset({"invalid_grant"})
+    fix_token_response: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None
+    # The endpoint (a name in ``ProviderInfo.endpoints``) that answers, for the access
+    # token, the account that granted it; the standard ``exchange_code`` reads the
+    # granting user from it and the standard ``test_connection`` calls it.
+    userinfo_endpoint: str | None = None
+    # Where in that answer the account's id, email and name are ("a.b" for nested keys).
+    user_fields: tuple[str, str, str] = ("id", "email", "name")
+
+
+
+@dataclasses.dataclass(frozen=True)
 class ProviderInfo:
     """What a plugin tells the core about its provider, without calling it.
 
@@ -103,6 +136,9 @@ class ProviderInfo:
     # The provider's documented daily quota of calls (per integration), when it sends no
     # rate-limit headers: apiLimits is then computed from it and the hub's own count.
     daily_quota: int | None = None
+    # How the provider speaks standard OAuth 2.0; with it the core implements every
+    # OAuth hook the plugin leaves out (see OAuthProfile).
+    oauth2: OAuthProfile | None = None
 
     @property
     def oauth(self) -> bool:

@@ -42,18 +42,12 @@ _DESCRIPTIONS = {
     "video": "{name} meetings for Attendance-X events.",
 }
 
-_NAMES = ("AuthorizationRequest", "CleanupReport", "Connection", "ConnectionReport", "Credentials", "Endpoint", "Grant",
-          "InvalidCredentials", "ProviderContext", "ProviderInfo", "Scope", "UserInfo", "hookimpl", "oauth")
-_NOTIFY_NAMES = ("Delivery", "DeliveryOutcome", "Notification", "ProviderError", "notifications")
+_NAMES = ("Endpoint", "OAuthProfile", "ProviderInfo", "Scope", "hookimpl")
+# A chat plugin's notify/deliver, and its connection test, which also checks that the
+# channels the settings name exist (communication_hooks.py.tmpl).
+_NOTIFY_NAMES = ("Connection", "ConnectionReport", "Delivery", "DeliveryOutcome", "Notification", "ProviderContext",
+                 "ProviderError", "notifications", "oauth_hooks")
 _NOTIFY_IMPORTS = "from axhub.deliveries import Policy\n"
-# A chat plugin's notify/deliver (communication_hooks.py.tmpl) check, in the connection
-# test, that the channels the settings name exist.
-_NOTIFY_ADVICE = (
-    "    # The channels the settings name that the app cannot see (a typo, not invited).\n"
-    "    seen = await channel_ids(ctx, credentials.access_token)\n"
-    "    advice = [f\"The app sees no channel {c}: create it or add the app\" for c in connection.settings.configured_channels()\n"
-    "              if c not in seen]\n"
-)
 _NOTIFY_TESTS = '''
 
 class TestNotifierConformance(NotifierConformance):
@@ -79,12 +73,10 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "scopes": "\n".join(f'        Scope("{n}", ("{p}",), ("{perm}",), "{d}"),' for n, p, perm, d in scopes),
         "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
         "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *(["notify"] if notifying else []))),
-        "stdlib": "\nimport json\nimport re\nfrom urllib.parse import quote\n" if notifying else "",
+        "stdlib": "\nimport json\nimport re\nfrom urllib.parse import quote\n\nimport msgspec\n" if notifying else "",
         "imports": _NOTIFY_IMPORTS if notifying else "",
         "axhub_names": "".join(f"    {n},\n" for n in sorted(_NAMES + (_NOTIFY_NAMES if notifying else ()))),
         "hooks": (folder / "communication_hooks.py.tmpl").read_text() if notifying else "",
-        "connection_advice": _NOTIFY_ADVICE if notifying else "",
-        "advice_items": " *advice" if notifying else "",
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
         "settings": _SETTINGS[plugin_type],
         "sandbox_routes": (folder / "communication_sandbox.py.tmpl").read_text() if notifying else "",
