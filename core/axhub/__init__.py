@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
 )
 from .provider import ProviderContext  # noqa: E402
 from . import oauth, oauth_hooks, templates  # noqa: E402
+from .chat import Chat  # noqa: E402
 from .validation import TimeZone  # noqa: E402
 from .types import (  # noqa: E402
     ApiLimits,
@@ -47,6 +48,7 @@ from .types import (  # noqa: E402
 
 __all__ = [
     "ApiLimits",
+    "Chat",
     "AuthorizationRequest",
     "CleanupReport",
     "Connection",

@@ -45,9 +45,7 @@ _DESCRIPTIONS = {
 _NAMES = ("Endpoint", "OAuthProfile", "ProviderInfo", "Scope", "hookimpl")
 # A chat plugin's notify/deliver, and its connection test, which also checks that the
 # channels the settings name exist (communication_hooks.py.tmpl).
-_NOTIFY_NAMES = ("Connection", "ConnectionReport", "Delivery", "DeliveryOutcome", "Notification", "ProviderContext",
-                 "ProviderError", "notifications", "oauth_hooks")
-_NOTIFY_IMPORTS = "from axhub.deliveries import Policy\n"
+_NOTIFY_NAMES = ("Chat", "ProviderContext")
 _NOTIFY_TESTS = '''
 
 class TestNotifierConformance(NotifierConformance):
@@ -73,8 +71,7 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "scopes": "\n".join(f'        Scope("{n}", ("{p}",), ("{perm}",), "{d}"),' for n, p, perm, d in scopes),
         "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
         "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *(["notify"] if notifying else []))),
-        "stdlib": "\nimport json\nimport re\nfrom urllib.parse import quote\n\nimport msgspec\n" if notifying else "",
-        "imports": _NOTIFY_IMPORTS if notifying else "",
+        "stdlib": "\nimport re\nfrom urllib.parse import quote\n\nimport httpx\n" if notifying else "",
         "axhub_names": "".join(f"    {n},\n" for n in sorted(_NAMES + (_NOTIFY_NAMES if notifying else ()))),
         "hooks": (folder / "communication_hooks.py.tmpl").read_text() if notifying else "",
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
