@@ -142,7 +142,11 @@ class Planning:
                 if wanted and self._creates(data):
                     plan.outbound.append(WriteOp("create", event.id, None, data, event.version))
             elif not self.adapter.exports(data):
-                plan.outbound.append(WriteOp("delete", event.id, link.external_id))
+                # A filter decides what Attendance-X sends, never what the provider's user
+                # keeps: an event that came from this provider (an "external" event, say,
+                # refused by an eventTypes filter once edited here) stays there, unsent.
+                if event.source != self.source:
+                    plan.outbound.append(WriteOp("delete", event.id, link.external_id))
             elif wanted and (event.version > link.local_version or self.options.force_update):
                 plan.outbound.append(WriteOp("update", event.id, link.external_id, data))
 

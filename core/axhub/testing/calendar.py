@@ -108,6 +108,27 @@ def expired_cursor_resyncs_without_duplicates(api: httpx.Client, integration: st
     assert sorted(e["title"] for e in local_events(api)) == ["A", "B"]
 
 
+def filters_never_delete_provider_events(api: httpx.Client, integration: str, remote: RemoteCalendar,
+                                         settings: dict[str, Any]) -> None:
+    """``settings`` make the adapter's filters refuse an event imported from the provider
+    (an ``eventTypes`` filter: imported events are ``external``). Edited in Attendance-X
+    afterwards, it stays at the provider: a filter stops the hub sending an event, it
+    never deletes what the provider's user made. An event the hub exported that the
+    filter now refuses is removed, as the filter asks."""
+    theirs = remote.insert("Theirs", "2026-06-05T09:00:00Z", "2026-06-05T10:00:00Z")
+    new_event(api, "Mine")
+    run_sync(api, integration)
+    assert sorted(remote.titles().values()) == ["Mine", "Theirs"]
+    saved = api.put(f"/api/integrations/{integration}/settings", json={"settings": settings})
+    assert saved.status_code == 200, saved.text
+    local = next(e for e in local_events(api) if e["title"] == "Theirs")
+    assert api.patch(f"/api/events/{local['id']}", json={"title": "Theirs, edited here"}).status_code == 200
+    run = run_sync(api, integration)
+    assert run["status"] in ("completed", "partial"), run
+    assert theirs in remote.titles(), "a filter deleted the user's own provider event"
+    assert "Mine" not in remote.titles().values(), "the filter should have taken the exported event off"
+
+
 def faults_while_listing_are_retried(api: httpx.Client, integration: str, remote: RemoteCalendar,
                                      sandbox: httpx.Client, list_path: str) -> None:
     """The provider throttles the incremental listing (429 with Retry-After), then fails
@@ -234,6 +255,9 @@ class CalendarConformance:
 
     provider = ""
     list_path = ""  # the sandbox path of the incremental listing (faults are injected there)
+    # Settings whose filters refuse an event imported from the provider and one made in
+    # Attendance-X (e.g. {"filters": {"eventTypes": ["training"]}}); None: no filters.
+    refusing_filters: dict[str, Any] | None = None
 
     def remote(self, hub: Any) -> RemoteCalendar:
         raise NotImplementedError
@@ -253,6 +277,14 @@ class CalendarConformance:
 
     def test_expired_cursor_is_a_full_resync_without_duplicates(self, hub: Any) -> None:
         self._run(hub, expired_cursor_resyncs_without_duplicates)
+
+    def test_a_filter_never_deletes_an_event_that_came_from_the_provider(self, hub: Any) -> None:
+        import pytest
+
+        if self.refusing_filters is None:
+            pytest.skip(f"{self.provider} has no event filters (refusing_filters is None)")
+        self._run(hub, lambda api, integration, remote: filters_never_delete_provider_events(
+            api, integration, remote, self.refusing_filters))
 
     def test_throttling_and_server_errors_while_listing_are_retried(self, hub: Any) -> None:
         assert self.list_path, "set list_path: the sandbox path the adapter lists changes from"

@@ -14,6 +14,7 @@ def cal(hub):
 class TestConformance(CalendarConformance):
     provider = "google"
     list_path = "/calendar/v3/calendars/primary/events"
+    refusing_filters = {"filters": {"eventTypes": ["training"]}}
 
     def remote(self, hub):
         return Calendar(hub)
