@@ -25,7 +25,10 @@ STAMP = VENV / ".axhub-installed"
 # hatchling: tests build throwaway plugin distributions offline (--no-build-isolation).
 # pytest-xdist: the suite waits on sockets and subprocesses more than it computes, so
 # workers (each with its own hub and databases) finish it in about half the time.
-DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24", "pytest-xdist>=3.5"]
+# mkdocs + mkdocstrings: the plugin authors' API reference is generated from the
+# docstrings, and the suite builds it (a public name without a docstring fails).
+DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24", "pytest-xdist>=3.5",
+                    "mkdocs>=1.6", "mkdocstrings[python]>=0.26"]
 
 
 def test_workers(args: list[str]) -> list[str]:

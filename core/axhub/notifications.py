@@ -140,9 +140,12 @@ class ChatSettings(Settings, kw_only=True):
         """Raise ``SettingsError(field, …)`` for a channel the provider would refuse."""
 
     def channel_for(self, kind: NotificationType) -> str | None:
+        """Where a message of ``kind`` goes (:func:`route`: alerts and reports fall back to
+        ``channels.default``)."""
         return route(kind, self.channels.default, alerts=self.channels.alerts, reports=self.channels.reports)
 
     def configured_channels(self) -> list[str]:
+        """Every channel the settings name (a test notice goes to each)."""
         return [c for c in (self.channels.default, self.channels.alerts, self.channels.reports) if c]
 
 

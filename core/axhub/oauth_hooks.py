@@ -55,10 +55,14 @@ async def _account(ctx: ProviderContext, profile: OAuthProfile, token: str) -> t
 
 
 def authorize(ctx: ProviderContext, request: AuthorizationRequest) -> str:
+    """The consent URL (client, redirect URI, scopes, ``state``, PKCE;
+    :func:`axhub.oauth.authorization_url`)."""
     return oauth.authorization_url(ctx, request, _profile(ctx))
 
 
 async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, code: str) -> Grant:
+    """The code for tokens, and the granting account from ``userinfo_endpoint``
+    (``user_fields``)."""
     profile = _profile(ctx)
     credentials = oauth.to_credentials(await oauth.exchange(ctx, request, code, profile))
     user, _ = await _account(ctx, profile, credentials.access_token)
@@ -66,6 +70,7 @@ async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, cod
 
 
 async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
+    """New credentials; the old refresh token is kept when the provider does not rotate it."""
     # invalid_grant (or the profile's dead_grant codes) becomes InvalidCredentials: the
     # integration goes to error and the user reconnects.
     return await oauth.refresh(ctx, credentials, _profile(ctx))
@@ -90,6 +95,8 @@ async def test_connection(ctx: ProviderContext, connection: Connection, *,
 
 
 async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupReport:
+    """Revoke the grant at ``revoke_endpoint`` (RFC 7009); a dead grant or no endpoint is
+    noted."""
     try:
         credentials = await connection.credentials()
     except InvalidCredentials:

@@ -47,6 +47,9 @@ class ProviderContext:
         return self.info.slug
 
     def endpoint(self, name: str, **params: str) -> str:
+        """The URL of the declared endpoint ``name`` as this hub is configured: the real one,
+        the sandbox's, or the operator's ``AXHUB_<SLUG>_ENDPOINT_<NAME>``;
+        ``params`` fill its ``{placeholders}``."""
         try:
             url = self.endpoints[name]
         except KeyError:
@@ -54,9 +57,13 @@ class ProviderContext:
         return url.format(**params) if params else url
 
     def setting(self, name: str, default: str | None = None) -> str | None:
+        """The operator's ``AXHUB_<SLUG>_<NAME>`` (e.g. Microsoft's ``TENANT``), or
+        ``default``."""
         return self._settings.get(name.upper(), default)
 
     def require_client(self) -> tuple[str, str]:
+        """The OAuth client id and secret; raises ``ConfigurationError`` (naming the variables
+        to set) when the operator gave none."""
         if not self.client_id or not self.client_secret:
             raise ConfigurationError(
                 f"provider {self.slug!r} is installed but has no OAuth client: set "

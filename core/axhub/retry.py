@@ -23,10 +23,14 @@ R = TypeVar("R")
 
 
 def max_wait() -> float:
+    """The longest single wait before a retry (``AXHUB_RETRY_MAX_WAIT``, 60 s by default): a
+    provider asking for more is failed, not waited for."""
     return float(os.environ.get("AXHUB_RETRY_MAX_WAIT") or 60.0)
 
 
 def transient(exc: BaseException) -> bool:
+    """Whether asking again can help: throttling, timeouts, no answer, a 5xx — not a spent
+    quota, a refusal or a dead grant."""
     if isinstance(exc, QuotaExceeded):
         return False  # a spent daily quota does not come back in seconds
     if isinstance(exc, RateLimited):
@@ -46,6 +50,10 @@ def backoff(attempt: int, retry_after: float | None, *, base: float = 0.5) -> fl
 
 async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = 6, base: float = 0.5,
                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+    """Await ``call()`` — a zero-argument coroutine factory (``lambda: ctx.call(...)``), since
+    each attempt needs a new coroutine — retrying :func:`transient` failures up to
+    ``attempts`` times with jittered exponential backoff from ``base`` seconds, honouring a
+    ``Retry-After`` (capped by :func:`max_wait`); the last failure is raised."""
     for attempt in range(attempts):
         try:
             return await call()
@@ -71,6 +79,8 @@ class QuotaBreaker:
         self._at: datetime | None = None
 
     async def call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Await ``call()`` (a zero-argument coroutine factory) unless a quota was already
+        spent in this run: then fail at once, unsent, with :meth:`refusal`."""
         if self.spent is not None:
             raise self.refusal()
         try:

@@ -77,22 +77,26 @@ class Formatter:
         self.locale = locale
 
     def date(self, at: datetime) -> str:
+        """``at`` as a date in the organisation's time zone and language."""
         from babel.dates import format_date
 
         return format_date(at.astimezone(self.zone), "full", locale=self.locale)
 
     def time(self, at: datetime) -> str:
+        """``at`` as a time of day in the organisation's time zone and language."""
         from babel.dates import format_time
 
         return format_time(at.astimezone(self.zone), "short", locale=self.locale)
 
     def duration(self, delta: timedelta) -> str:
+        """``delta`` in words in the organisation's language (``dans 30 minutes``)."""
         from babel.dates import format_timedelta
 
         # "45 minutes", "1 heure", "2 jours": the largest whole unit, as people say it.
         return format_timedelta(max(delta, timedelta(0)), threshold=1, locale=self.locale)
 
     def number(self, value: float) -> str:
+        """``value`` with the organisation's decimal conventions."""
         from babel.numbers import format_decimal
 
         return format_decimal(round(value, 1), format="#,##0.#", locale=self.locale)

@@ -145,6 +145,8 @@ class ProviderInfo:
         return "oauth" in self.capabilities
 
     def scope(self, name: str) -> Scope | None:
+        """The declared scope called ``name`` (the API's name, e.g. ``calendar.read``), or
+        None."""
         return next((s for s in self.scopes if s.name == name), None)
 
 
@@ -244,9 +246,12 @@ class Connection:
     _credentials: Callable[[], Any]
 
     async def credentials(self) -> Credentials:
+        """Fresh credentials from the vault: refreshed first when due (once per grant, however
+        many callers); raises ``InvalidCredentials`` when the grant is dead."""
         return await self._credentials()
 
     async def access_token(self) -> str:
+        """The access token of :meth:`credentials`."""
         return (await self.credentials()).access_token
 
 

@@ -136,9 +136,11 @@ def build_app(
 
 
 def redirect(url: str) -> Redirect:
+    """A 302 to ``url`` (an authorize route's answer)."""
     return Redirect(url, status_code=302)
 
 
 async def form_of(request: Request) -> dict[str, str]:
+    """A form-encoded body as a plain dict (a token route's request)."""
     form = await request.form()
     return {k: str(v) for k, v in form.items()}

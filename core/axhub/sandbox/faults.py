@@ -39,6 +39,9 @@ class Faults:
         self.early = 0
 
     def take(self, method: str, path: str, *, per_call: bool = False) -> Fault | None:
+        """The first rule matching this request, spent once (rules match a path by prefix and a
+        method, or any method), or None. Also counts a request that came back before
+        an injected ``Retry-After`` ran out (``early``)."""
         if not per_call and self.per_call is not None and self.per_call(path):
             return None
         now = time.monotonic()
@@ -59,6 +62,7 @@ class Faults:
         return None
 
     def clear(self) -> None:
+        """Forget every rule, wait and count."""
         self.rules.clear()
         self.waits.clear()
         self.early = 0

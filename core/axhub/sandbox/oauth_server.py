@@ -83,6 +83,7 @@ class OAuthServer:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every code and token, and the settings tests changed (TTL, rotation)."""
         self.access_ttl, self.rotate_refresh = self._defaults
         self.codes: dict[str, _Code] = {}
         self.access: dict[str, Issued] = {}
@@ -122,6 +123,8 @@ class OAuthServer:
 
     # -- tokens ------------------------------------------------------------------------
     def check_client(self, client_id: str | None, client_secret: str | None) -> None:
+        """Raise ``TokenError("invalid_client", status=401)`` unless these are the sandbox's
+        client (the secret compared in constant time)."""
         if client_id != self.client_id or not secrets.compare_digest(client_secret or "", self.client_secret):
             raise TokenError("invalid_client", "client authentication failed", status=401)
 
@@ -143,6 +146,8 @@ class OAuthServer:
         return issued
 
     def exchange(self, code: str | None, redirect_uri: str | None, verifier: str | None) -> Issued:
+        """Spend an authorization code (single use, even when refused) for tokens, checking its
+        redirect URI and PKCE verifier; raises ``TokenError("invalid_grant")``."""
         self.counters["token.authorization_code"] += 1
         grant = self.codes.pop(code or "", None)  # single use, even when it fails below
         if grant is None or grant.expires_at < time.time():
@@ -158,6 +163,8 @@ class OAuthServer:
         return self._issue(grant.client_id, grant.scopes)
 
     def refresh(self, refresh_token: str | None) -> Issued:
+        """A new access token for a live refresh token; with rotation on, a new refresh token
+        too and the old one dead. Raises ``TokenError("invalid_grant")``."""
         self.counters["token.refresh_token"] += 1
         old = self.refresh_tokens.get(refresh_token or "")
         if old is None:
@@ -170,6 +177,8 @@ class OAuthServer:
         return new
 
     def revoke(self, token: str | None) -> bool:
+        """RFC 7009: revoke an access or refresh token and what was issued with it; True when
+        it was live."""
         self.counters["revoke"] += 1
         found = False
         if token in self.access:
@@ -193,10 +202,12 @@ class OAuthServer:
         return issued
 
     def expire_access_tokens(self) -> None:
+        """Make every access token expired now (the next call needs a refresh)."""
         for issued in self.access.values():
             issued.expires_at = 0
 
     def revoke_all(self) -> None:
+        """Kill every token, as when the user removes the app at the provider."""
         self.access.clear()
         self.refresh_tokens.clear()
 

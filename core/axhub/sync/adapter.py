@@ -18,6 +18,8 @@ import msgspec
 # Untracked by the garbage collector (gc=False, they hold no cycles): a full listing makes
 # one of each per event, tens of thousands at a time.
 class Attendee(msgspec.Struct, frozen=True, rename="camel", gc=False):
+    """One attendee of an event: ``role`` is ``attendee``, ``organizer``, ``manager``…"""
+
     email: str
     name: str | None = None
     role: str = "attendee"
@@ -52,6 +54,8 @@ class RemoteEvent(msgspec.Struct, gc=False):
 
 
 class Page(msgspec.Struct):
+    """One page of a listing; ``cursor`` is set on the last page only."""
+
     items: list[RemoteEvent]
     cursor: str | None = None  # set on the last page: where the next incremental run starts
 
@@ -92,6 +96,10 @@ FIELDS = frozenset({"title", "start", "end", "timezone", "description", "locatio
 
 
 class CalendarAdapter(Protocol):
+    """What a calendar plugin's ``sync`` hook returns: listing, writing and filtering
+    over its provider (docs/plugins.md, "The sync engine"). Optional methods:
+    ``creates(data)`` and ``set_date_range(start, end)``."""
+
     batch_size: int
     # The EventData fields this integration carries both ways (its settings may leave
     # some out, e.g. includeDescription=false): the others are neither compared nor
@@ -176,4 +184,6 @@ class MeetingAdapter(CalendarAdapter, Protocol):
     export_only: bool
 
     async def follow_up(self, events: Sequence[LinkedEvent], run: FollowUp) -> None:
+        """After the writes: look at the linked events that have ended and record what the
+        provider measured through ``run``."""
         ...

@@ -21,6 +21,10 @@ import httpx
 from ..auth import create_token
 from ..config import Config
 
+__all__ = ["Clock", "HubServer", "begin_connect", "connect", "connect_synced", "finish_connect", "follow_consent",
+           "free_port", "integration", "notify", "run_connection_test", "run_sync", "wait_for_sync", "wait_until",
+           "wait_until_up"]
+
 
 class Clock:
     """A clock a test moves by hand: give it to :class:`HubServer` (``clock=``) and the
@@ -33,11 +37,13 @@ class Clock:
         return self.now
 
     def advance(self, seconds: float) -> datetime:
+        """Move the clock forward by ``seconds``; the new time."""
         self.now += timedelta(seconds=seconds)
         return self.now
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -83,6 +89,7 @@ class HubServer:
         self.app = None
 
     def start(self) -> "HubServer":
+        """Start the hub on its loopback port (uvicorn in a thread) and wait until it answers."""
         import uvicorn
 
         from ..api.app import create_app
@@ -109,6 +116,7 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        """Stop the hub and wait for its thread."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -121,14 +129,19 @@ class HubServer:
 
     # -- callers -----------------------------------------------------------------------
     def token(self, role: str = "admin", org: str = "org-1", user: str = "user-1", **claims: Any) -> str:
+        """A Bearer JWT the hub accepts, for ``role`` (``admin``, ``manager``, ``member``) in
+        ``org``."""
         return create_token(self.config.jwt_secret, org=org, role=role, user=user,
                             name=claims.get("name", "Marie Dubois"), email=claims.get("email", "marie.dubois@techcorp.com"),
                             ttl=claims.get("ttl", 3600), now=claims.get("now"))
 
     def client(self, role: str = "admin", org: str = "org-1", user: str = "user-1", **claims: Any) -> httpx.Client:
+        """An HTTP client on the hub carrying :meth:`token` (``with hub.client("manager") as
+        api: …``)."""
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token(role, org, user, **claims)}"}, timeout=30)
 
     def anonymous(self) -> httpx.Client:
+        """An HTTP client on the hub with no token."""
         return httpx.Client(base_url=self.url, timeout=30)
 
     def sandbox(self, slug: str) -> httpx.Client:

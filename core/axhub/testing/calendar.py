@@ -24,12 +24,17 @@ JUNE_2 = ("2026-06-02T09:00:00Z", "2026-06-02T10:00:00Z")
 
 
 class RemoteCalendar(Protocol):
+    """The sandbox's calendar as its user sees it, written by the plugin's tests: plain
+    synchronous calls, times as ISO 8601 strings in UTC."""
+
     def insert(self, title: str, start: str, end: str) -> str:
         """Create an event as the calendar's user would: its id."""
 
-    def rename(self, event_id: str, title: str) -> None: ...
+    def rename(self, event_id: str, title: str) -> None:
+        """Change an event's title as its user would."""
 
-    def remove(self, event_id: str) -> None: ...
+    def remove(self, event_id: str) -> None:
+        """Delete an event as its user would."""
 
     def titles(self) -> dict[str, str]:
         """The live events: id → title."""
@@ -41,14 +46,18 @@ class RemoteCalendar(Protocol):
         """How many write calls the provider has served so far (batched ones included)."""
 
     def trouble(self, on: bool) -> None:
-        """Make the provider throw faults (throttling, 5xx) at the next calls, or stop."""
+        """``on``: make the provider answer a share of the next calls with throttling (429
+        with ``Retry-After``) and server errors (500, 503), at random but repeatably (the
+        first-party sandboxes' ``/_control/chaos``); ``off``: stop."""
 
 
 def local_events(api: httpx.Client) -> list[dict[str, Any]]:
+    """The organisation's Attendance-X events (``GET /api/events``)."""
     return api.get("/api/events", params={"limit": 500}).json()["data"]
 
 
 def new_event(api: httpx.Client, title: str, start: str = JUNE[0], end: str = JUNE[1], **extra: Any) -> dict[str, Any]:
+    """Create an Attendance-X event (``POST /api/events``); ``extra``: more of its fields."""
     response = api.post("/api/events", json={"title": title, "start": start, "end": end, **extra})
     assert response.status_code == 201, response.text
     return response.json()["data"]
@@ -78,6 +87,7 @@ def events_cross_once(api: httpx.Client, integration: str, remote: RemoteCalenda
 
 
 def edits_and_deletions_cross(api: httpx.Client, integration: str, remote: RemoteCalendar) -> None:
+    """Renames on both sides cross in one run, then deletions on both sides too."""
     mine = new_event(api, "Mine")
     theirs = remote.insert("Theirs", "2026-06-05T09:00:00Z", "2026-06-05T10:00:00Z")
     run_sync(api, integration)
@@ -97,6 +107,7 @@ def edits_and_deletions_cross(api: httpx.Client, integration: str, remote: Remot
 
 
 def expired_cursor_resyncs_without_duplicates(api: httpx.Client, integration: str, remote: RemoteCalendar) -> None:
+    """A refused cursor makes the next run a full listing that duplicates and deletes nothing."""
     new_event(api, "A")
     remote.insert("B", "2026-06-08T09:00:00Z", "2026-06-08T10:00:00Z")
     run_sync(api, integration)
@@ -260,6 +271,7 @@ class CalendarConformance:
     refusing_filters: dict[str, Any] | None = None
 
     def remote(self, hub: Any) -> RemoteCalendar:
+        """The plugin's :class:`RemoteCalendar` on ``hub``'s sandbox (override it)."""
         raise NotImplementedError
 
     def check_cleanup(self, cleanup: dict[str, Any]) -> None:

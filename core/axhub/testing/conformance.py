@@ -205,9 +205,12 @@ class NotifierConformance:
     refusal: ClassVar[int] = 400  # a status the provider answers that no retry will change
 
     def sent(self, hub: Any) -> int:
+        """How many messages the provider's sandbox has received: the plugin's subclass reads
+        its sandbox's control routes."""
         raise NotImplementedError
 
     def messages(self, api: httpx.Client, integration_id: str) -> list[dict[str, Any]]:
+        """The integration's messages log (``GET /api/integrations/{id}/webhooks/messages``)."""
         response = api.get(f"/api/integrations/{integration_id}/webhooks/messages")
         assert response.status_code == 200, response.text
         return response.json()["data"]
