@@ -25,7 +25,7 @@ def core_requirement(version: str) -> str:
 
 
 _SETTINGS = {
-    "calendar": '    calendar_id: str = "primary"\n',
+    "calendar": "    event_types: list[str] = []  # only these types are sent (all when empty)\n",
     "communication": "",  # settings_communication.py.tmpl
     "video": "    waiting_room: bool = True\n",
 }
@@ -43,9 +43,13 @@ _DESCRIPTIONS = {
 }
 
 _NAMES = ("Endpoint", "OAuthProfile", "ProviderInfo", "Scope", "hookimpl")
-# A chat plugin's notify/deliver, and its connection test, which also checks that the
-# channels the settings name exist (communication_hooks.py.tmpl).
-_NOTIFY_NAMES = ("Chat", "ProviderContext")
+_CALENDAR_TESTS = '''
+
+class TestCalendarConformance(CalendarConformance):
+    provider = "{slug}"
+    list_path = "/api/events"
+    refusing_filters = {{"eventTypes": ["training"]}}
+'''
 _NOTIFY_TESTS = '''
 
 class TestNotifierConformance(NotifierConformance):
@@ -56,35 +60,73 @@ class TestNotifierConformance(NotifierConformance):
     def sent(self, hub):
         return len(hub.sandbox(self.provider).get("/_control/posts").json()["posts"])
 '''
+_KIT = "OAuthServer, build_app, oauth_routes"
+# What each type adds to the common files: hook code and the sandbox routes it calls (in
+# plugin_template/), imports, capabilities, and its conformance class.
+_PARTS: dict[str, dict[str, str]] = {
+    "calendar": {
+        "capabilities": "calendar_sync",
+        "stdlib": "\nimport hashlib\nfrom datetime import datetime\nfrom typing import Any, AsyncIterator, Sequence\n\n"
+                  "import msgspec\n",
+        "names": "CleanupReport Connection ProviderContext ProviderError oauth_hooks",
+        "imports": "from axhub.retry import with_retries\nfrom axhub.sync import CursorExpired, EventData, Page, RemoteEvent, "
+                   "WriteOp, WriteResult, read_ahead, remove_created\n",
+        "hooks": "calendar_hooks.py.tmpl", "sandbox_routes": "calendar_sandbox.py.tmpl",
+        "litestar_names": ", delete, patch, post", "sandbox_imports": "from litestar.params import FromPath\n",
+        "sandbox_kit": f"CalendarStore, Conflict, CursorGone, {_KIT}, StoredEvent",
+        "sandbox_reset": "        calendar.reset()\n",
+        "sandbox_route_names": ", list_events, create_event, update_event, delete_event, *calendar.control_routes()",
+        "conformance_doc": ", events synced both ways (the calendar conformance suite)",
+        "conformance_import": "from axhub.testing.calendar import CalendarConformance\n"
+                              "from axhub.testing.conformance import ProviderConformance",
+        "tests": _CALENDAR_TESTS,
+    },
+    "communication": {
+        "capabilities": "notify",
+        "stdlib": "\nimport re\nfrom urllib.parse import quote\n\nimport httpx\n",
+        "names": "Chat ProviderContext",
+        "hooks": "communication_hooks.py.tmpl", "sandbox_routes": "communication_sandbox.py.tmpl",
+        "litestar_names": ", post", "sandbox_imports": "from litestar.params import FromPath\n",
+        "sandbox_route_names": ", list_channels, user_by_email, send, sent",
+        "conformance_doc": ", notifications delivered once and failures reported",
+        "conformance_import": "from axhub.testing.conformance import NotifierConformance, ProviderConformance",
+        "tests": _NOTIFY_TESTS,
+    },
+    "video": {},
+}
 
 
 def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
     """The package's files: relative path → text."""
     name = slug.capitalize()
     notifying = plugin_type == "communication"
+    parts = _PARTS[plugin_type]
     folder = resources.files("axhub.cli") / "plugin_template"
     scopes = _SCOPES[plugin_type]
+
+    def code(key: str) -> str:
+        return (folder / parts[key]).read_text() if key in parts else ""
+
     values = {
         "slug": slug, "name": name, "upper": slug.upper(), "type": plugin_type,
         "description": _DESCRIPTIONS[plugin_type].format(name=name),
         "core_requirement": core_requirement(version),
         "scopes": "\n".join(f'        Scope("{n}", ("{p}",), ("{perm}",), "{d}"),' for n, p, perm, d in scopes),
         "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
-        "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *(["notify"] if notifying else []))),
-        "stdlib": "\nimport re\nfrom urllib.parse import quote\n\nimport httpx\n" if notifying else "",
-        "axhub_names": "".join(f"    {n},\n" for n in sorted(_NAMES + (_NOTIFY_NAMES if notifying else ()))),
-        "hooks": (folder / "communication_hooks.py.tmpl").read_text() if notifying else "",
+        "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *parts.get("capabilities", "").split())),
+        "stdlib": parts.get("stdlib", ""),
+        "axhub_names": "".join(f"    {n},\n" for n in sorted({*_NAMES, *parts.get("names", "").split()})),
+        "imports": parts.get("imports", ""),
+        "hooks": code("hooks"),
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
         "settings": _SETTINGS[plugin_type],
-        "sandbox_routes": (folder / "communication_sandbox.py.tmpl").read_text() if notifying else "",
-        "litestar_names": ", post" if notifying else "",
-        "sandbox_imports": "from litestar.params import FromPath\n" if notifying else "",
-        "sandbox_route_names": ", list_channels, user_by_email, send, sent" if notifying else "",
-        "conformance_doc": ", notifications delivered once and failures reported" if notifying else "",
-        "conformance_import": "from axhub.testing.conformance import " + (
-            "NotifierConformance, ProviderConformance" if notifying else "ProviderConformance"),
+        "sandbox_routes": code("sandbox_routes"),
+        "sandbox_kit": parts.get("sandbox_kit", _KIT),
+        "sandbox_reset": parts.get("sandbox_reset", ""),
+        **{k: parts.get(k, "") for k in ("litestar_names", "sandbox_imports", "sandbox_route_names", "conformance_doc")},
+        "conformance_import": parts.get("conformance_import", "from axhub.testing.conformance import ProviderConformance"),
         "conformance_classes": f'class TestProviderConformance(ProviderConformance):\n    provider = "{slug}"\n'
-                               + (_NOTIFY_TESTS.format(slug=slug) if notifying else ""),
+                               + parts.get("tests", "").format(slug=slug),
     }
     files = {
         "pyproject.toml": "pyproject.toml.tmpl",

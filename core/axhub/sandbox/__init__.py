@@ -10,6 +10,9 @@ what every sandbox needs and no provider's quirks:
 - :class:`Faults`: fault injection (status, body, headers, delay, count) on any route;
 - :func:`oauth_routes`: the standard OAuth 2.0 authorize/token/revoke routes over an
   :class:`OAuthServer`, for a provider with no quirks there;
+- :class:`CalendarStore`: an in-memory calendar (pages, sync cursors with tombstones, a
+  410 for an expired cursor, idempotent client ids, write counts, control routes), so a
+  calendar sandbox is its routes and its field mapping;
 - :func:`build_app`: a Litestar app of the provider's routes plus ``/_control`` routes
   that tests use to read counters, inject faults, expire or revoke tokens.
 
@@ -18,9 +21,11 @@ Every sandbox auto-approves consent as :data:`TEST_USER`; adding
 """
 
 from .app import build_app, form_of, redirect
+from .calendar import CalendarStore, Conflict, CursorGone, StoredEvent
 from .faults import Fault, Faults
 from .oauth_server import TEST_USER, Issued, OAuthServer, TestUser, TokenError, client_credentials
 from .standard_oauth import oauth_routes
 
-__all__ = ["TEST_USER", "Fault", "Faults", "Issued", "OAuthServer", "TestUser", "TokenError", "build_app",
-           "client_credentials", "form_of", "oauth_routes", "redirect"]
+__all__ = ["TEST_USER", "CalendarStore", "Conflict", "CursorGone", "Fault", "Faults", "Issued", "OAuthServer",
+           "StoredEvent", "TestUser", "TokenError", "build_app", "client_credentials", "form_of", "oauth_routes",
+           "redirect"]

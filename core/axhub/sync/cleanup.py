@@ -8,14 +8,17 @@ from ..errors import ProviderError
 from .adapter import CalendarAdapter, RemoteEvent, WriteOp
 
 
-async def remove_created(adapter: CalendarAdapter, list_ours: Callable[[], Awaitable[Sequence[RemoteEvent]]],
+async def remove_created(adapter: CalendarAdapter, list_ours: Callable[[], Awaitable[Sequence[RemoteEvent]]] | None,
                          where: str) -> tuple[int, tuple[str, ...]]:
     """Delete, in the adapter's batches, the events ``list_ours`` finds (those carrying an
-    Attendance-X id). Returns how many went and notes for ``cleanupStatus`` on what did
-    not (``where`` names the calendar: "Google Calendar", "Outlook")."""
+    Attendance-X id; None: the adapter's full listing, ``changes(None)``). Returns how many
+    went and notes for ``cleanupStatus`` on what did not (``where`` names the calendar:
+    "Google Calendar", "Outlook")."""
     removed = failed = 0
     try:
-        ours = [item for item in await list_ours() if item.local_id and not item.deleted]
+        listed = await list_ours() if list_ours is not None else [
+            item async for page in adapter.changes(None) for item in page.items]
+        ours = [item for item in listed if item.local_id and not item.deleted]
         size = max(1, adapter.batch_size)
         for start in range(0, len(ours), size):
             chunk = ours[start:start + size]

@@ -51,6 +51,50 @@ class RemoteCalendar(Protocol):
         first-party sandboxes' ``/_control/chaos``); ``off``: stop."""
 
 
+class SandboxCalendar:
+    """The :class:`RemoteCalendar` of a sandbox built on ``axhub.sandbox.CalendarStore``,
+    through its ``/_control/calendar`` routes; ``trouble`` injects a throttled answer (429
+    with ``Retry-After: 1``) and a 503 into the calls under ``api_path``."""
+
+    def __init__(self, hub: Any, provider: str, api_path: str) -> None:
+        self.control, self.api_path = hub.sandbox(provider), api_path
+
+    def insert(self, title: str, start: str, end: str) -> str:
+        """Create an event as the calendar's user would: its id."""
+        response = self.control.post("/_control/calendar/events", json={"title": title, "start": start, "end": end})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def rename(self, event_id: str, title: str) -> None:
+        """Change an event's title as its user would."""
+        assert self.control.patch(f"/_control/calendar/events/{event_id}", json={"title": title}).status_code == 200
+
+    def remove(self, event_id: str) -> None:
+        """Delete an event as its user would."""
+        assert self.control.delete(f"/_control/calendar/events/{event_id}").json()["ok"]
+
+    def titles(self) -> dict[str, str]:
+        """The live events: id → title."""
+        return self.control.get("/_control/calendar/events").json()["events"]
+
+    def expire_cursor(self) -> None:
+        """Make the sandbox refuse every cursor it handed out."""
+        self.control.post("/_control/calendar/expire-cursors")
+
+    def writes(self) -> int:
+        """The client's writes the sandbox has served."""
+        return self.control.get("/_control/calendar/writes").json()["writes"]
+
+    def trouble(self, on: bool) -> None:
+        """``on``: the next call under ``api_path`` is throttled and the third fails with a
+        503; ``off``: no more faults."""
+        if not on:
+            self.control.delete("/_control/faults")
+            return
+        self.control.post("/_control/faults", json={"path": self.api_path, "status": 429, "headers": {"Retry-After": "1"}})
+        self.control.post("/_control/faults", json={"path": self.api_path, "status": 503, "after": 1})
+
+
 def local_events(api: httpx.Client) -> list[dict[str, Any]]:
     """The organisation's Attendance-X events (``GET /api/events``)."""
     return api.get("/api/events", params={"limit": 500}).json()["data"]
@@ -271,8 +315,10 @@ class CalendarConformance:
     refusing_filters: dict[str, Any] | None = None
 
     def remote(self, hub: Any) -> RemoteCalendar:
-        """The plugin's :class:`RemoteCalendar` on ``hub``'s sandbox (override it)."""
-        raise NotImplementedError
+        """The plugin's :class:`RemoteCalendar` on ``hub``'s sandbox: a
+        :class:`SandboxCalendar` for a sandbox built on ``axhub.sandbox.CalendarStore``;
+        override it for one that is not."""
+        return SandboxCalendar(hub, self.provider, self.list_path)
 
     def check_cleanup(self, cleanup: dict[str, Any]) -> None:
         """Provider-specific checks of ``cleanupStatus`` (revocation, notes)."""
