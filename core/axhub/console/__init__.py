@@ -17,7 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from ..errors import ApiError
-from . import integration, integrations, signin
+from . import analytics, deliveries, integration, integrations, operators, signin
 from .web import Refused, SignInNeeded, api_error, refused, sign_in_needed
 
 HERE = Path(__file__).parent
@@ -36,6 +36,8 @@ def handlers() -> list[Any]:
             integrations.finish_connect,
             integration.integration_page, integration.save_settings, integration.test_connection, integration.sync_now,
             integration.run_status, integration.disconnect,
+            deliveries.deliveries_page, deliveries.message_page, deliveries.resend, deliveries.replay,
+            deliveries.rotate_secret, operators.operators_page, analytics.analytics_page,
         ],
         # A page answers in HTML: the domain's error in words, with its code and status.
         exception_handlers={ApiError: api_error, Refused: refused, SignInNeeded: sign_in_needed},

@@ -125,12 +125,17 @@ async def test_connection(request: Request, integration_id: FromPath[str]) -> Te
     return await page(request, integration_id, test=result)
 
 
+def instant(value: str) -> str:
+    """A form's time as the API takes it: a browser's ``datetime-local`` has no offset,
+    and the console's forms say their times are UTC."""
+    value = value.strip()
+    if not value or re.search(r"(Z|[+-]\d\d:\d\d)$", value):
+        return value
+    return value + (":00" if value.count(":") == 1 else "") + "Z"
+
+
 def sync_body(data: dict[str, str]) -> dict[str, Any]:
     """The ``POST /sync`` body a sync form stands for; form times without an offset are UTC."""
-    def instant(value: str) -> str:
-        value = value.strip()
-        return value if re.search(r"(Z|[+-]\d\d:\d\d)$", value) or not value else (value + (":00" if value.count(":") == 1 else "") + "Z")
-
     body: dict[str, Any] = {"scope": data.get("scope", "all"),
                             "options": {"forceUpdate": data.get("forceUpdate") == "on", "dryRun": data.get("dryRun") == "on"}}
     if data.get("direction"):
