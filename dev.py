@@ -25,7 +25,9 @@ STAMP = VENV / ".axhub-installed"
 # hatchling: tests build throwaway plugin distributions offline (--no-build-isolation).
 # pytest-xdist: the suite waits on sockets and subprocesses more than it computes, so
 # workers (each with its own hub and databases) finish it in about half the time.
-DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24", "pytest-xdist>=3.5"]
+DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24", "pytest-xdist>=3.5",
+                    # The console's browser tests drive the system Chromium (never Playwright's download).
+                    "playwright>=1.45"]
 
 
 def test_workers(args: list[str]) -> list[str]:
