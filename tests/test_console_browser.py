@@ -3,6 +3,7 @@ against a hub on a loopback socket, every page photographed into SCREENSHOTS."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 
 import httpx
@@ -14,6 +15,9 @@ from console_browser import SCREENSHOTS, chromium_path, shot, sign_in, unavailab
 ENV = {"AXHUB_OUTBOUND_ALLOW": "127.0.0.1", "AXHUB_DELIVERY_POLL": "0.05", "AXHUB_DELIVERY_RETRY_BASE": "0.05"}
 EVENT = {"title": "Formation sécurité", "start": "2024-03-15T10:00:00Z", "end": "2024-03-15T12:00:00Z",
          "timezone": "Europe/Paris", "type": "training", "attendees": [{"email": "a@example.com"}]}
+FORBIDDEN = {"error": {"code": 403, "message": "You need to have writer access to this calendar.",
+                       "errors": [{"domain": "calendar", "reason": "requiredAccessLevel",
+                                   "message": "You need to have writer access to this calendar."}]}}
 WAIT = 20_000  # ms: how long a page may take to show what the test waits for (a bound, not a measure)
 
 
@@ -33,8 +37,11 @@ def browser():
 
 
 @pytest.fixture
-def hub(make_hub):
-    return make_hub(ENV)
+def hub(make_hub, browser):
+    # Playwright's sync API keeps an event loop running on this thread, and making a
+    # PostgreSQL database runs one of its own: that is done on another thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(make_hub, ENV).result()
 
 
 @pytest.fixture
@@ -98,9 +105,19 @@ def test_a_manager_connects_google_configures_syncs_reads_the_history_and_signs_
     assert page.get_attribute("#progress-bar", "value") == "100"
     shot(page, "06-sync-completed")
 
+    # A run the provider refuses one write of: partial, with that event's error in the history.
+    assert api.post("/api/events", json={**EVENT, "start": "2030-06-01T09:00:00Z", "end": "2030-06-01T10:00:00Z"}).status_code == 201
+    hub.sandbox("google").post("/_control/faults", json={"path": "/calendar/v3/calendars/primary/events", "method": "POST",
+                                                         "status": 403, "count": 1, "body": FORBIDDEN})
+    page.click("#sync-now")
+    page.wait_for_selector("[data-run-status='partial']")
     rows = page.locator("table.history tbody tr")
-    assert rows.count() == 2  # the first sync and this one
-    assert "manual" in rows.nth(0).inner_text() and "initial" in rows.nth(1).inner_text()
+    assert rows.count() == 3  # the first sync and these two
+    assert "partial" in rows.nth(0).inner_text() and "initial" in rows.nth(2).inner_text()
+    page.click("table.history tbody tr >> nth=0 >> summary")
+    detail = rows.nth(0).locator("details").inner_text()
+    assert "1 error" in detail and "PERMISSION_DENIED" in detail
+    shot(page, "06b-history-event-error")
     page.select_option("#history select[name=status]", "error")
     page.click("#history button[type=submit]")
     assert "No run matches these filters" in page.inner_text("#history")

@@ -87,4 +87,5 @@ def refused(request: Request, exc: Refused) -> Response:
 
 def api_error(request: Request, exc: ApiError) -> Response:
     """An error of a domain service, in words, with the API's code and status."""
-    return render(request, "error.html", status=exc.status, code=exc.code, message=exc.message, field=exc.field)
+    who = session.identity_of(services(request).config.jwt_secret, request.cookies.get(session.SESSION))
+    return render(request, "error.html", status=exc.status, who=who, code=exc.code, message=exc.message, field=exc.field)

@@ -12,6 +12,19 @@ document.querySelectorAll("form[data-confirm]").forEach((form) => {
   });
 });
 
+// The history as the server renders it now, in place of the one the page was loaded with.
+async function refreshHistory() {
+  const current = document.getElementById("history");
+  if (!current) return;
+  try {
+    const answer = await fetch(location.href, { credentials: "same-origin" });
+    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("history");
+    if (fresh) current.replaceWith(fresh);
+  } catch (error) {
+    // The old history stays; reloading the page shows the new one.
+  }
+}
+
 // The sync progress bar, fed by the run's status (GET …/runs/{id}, as …/sync/{id}/status).
 const STAGE = { started: 10, running: 50, completed: 100, partial: 100, failed: 100 };
 document.querySelectorAll("[data-status-url]").forEach((box) => {
@@ -33,12 +46,14 @@ document.querySelectorAll("[data-status-url]").forEach((box) => {
     bar.value = value;
     bar.textContent = `${value}%`;
     label.textContent = run.status;
-    box.dataset.runStatus = run.status;
+    if (!["completed", "partial", "failed"].includes(run.status)) box.dataset.runStatus = run.status;
     const s = run.statistics || {};
     figures.textContent = `${s.eventsProcessed ?? 0} events processed` + (run.duration ? ` in ${run.duration}` : "")
       + ((run.errors || []).length ? `, ${run.errors.length} errors` : "");
     if (["completed", "partial", "failed"].includes(run.status)) {
+      await refreshHistory();
       box.classList.add(`done-${run.status}`);
+      box.dataset.runStatus = run.status; // set last: the history below already shows the run
       return;
     }
     setTimeout(poll, 400);
