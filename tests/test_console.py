@@ -128,3 +128,19 @@ def test_the_settings_form_refuses_what_the_api_refuses_and_saves_what_it_saves(
         assert 'id="syncInterval-error"' in answer.text  # beside the field at fault
         assert api.get(f"/api/integrations/{integration_id}").json()["data"]["settings"] == before
     hub.reset()
+
+
+def test_every_page_loads_only_the_hubs_own_assets(hub):
+    client, _ = console(hub, "admin")
+    integration = webhooks(hub)
+    pages = ["/console/sign-in", "/console/integrations", f"/console/integrations/{integration}",
+             f"/console/integrations/{integration}/deliveries", "/console/analytics", "/console/operators"]
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+        for url in re.findall(r'(?:src|href)="([^"]*)"', answer.text):
+            assert url.startswith(("/", "?", "#")), (path, url)  # nothing from another origin
+            if url.startswith("/console/static/"):
+                assert client.get(url).status_code == 200
+    assert hub.anonymous().get("/").headers["location"] == "/console"
