@@ -144,3 +144,24 @@ def test_every_page_loads_only_the_hubs_own_assets(hub):
             if url.startswith("/console/static/"):
                 assert client.get(url).status_code == 200
     assert hub.anonymous().get("/").headers["location"] == "/console"
+
+
+@pytest.mark.parametrize("form, body", [
+    ({"scope": "all", "start": "2026-03-02T10:00", "end": "2026-03-01T10:00"},
+     {"scope": "all", "options": {"dateRange": {"start": "2026-03-02T10:00:00Z", "end": "2026-03-01T10:00:00Z"}}}),
+    ({"scope": "sometimes"}, {"scope": "sometimes"}),
+    ({"scope": "all", "direction": "sideways"}, {"scope": "all", "direction": "sideways"}),
+])
+def test_the_sync_form_refuses_what_post_sync_refuses_and_starts_nothing(hub, form, body):
+    client, csrf = console(hub)
+    api = hub.client("manager")
+    started = api.post("/api/integrations/google/connect", json={}).json()["data"]
+    consent = httpx.get(started["authUrl"], follow_redirects=False).headers["location"]
+    code = re.search(r"code=([^&]+)", consent).group(1)
+    integration = api.post("/api/integrations/google/callback", json={"code": code, "state": started["state"]}).json()["data"]["integrationId"]
+    reference = api.post(f"/api/integrations/{integration}/sync", json=body)
+    answer = client.post(f"/console/integrations/{integration}/sync", data={"csrf": csrf, **form})
+    error = reference.json()["error"]
+    assert answer.status_code == reference.status_code == 400
+    assert error["code"] in answer.text and error["field"] in answer.text
+    assert api.get(f"/api/integrations/{integration}/history").json()["meta"]["total"] == 1  # the first sync only

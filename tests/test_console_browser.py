@@ -97,6 +97,7 @@ def test_a_manager_connects_google_configures_syncs_reads_the_history_and_signs_
 
     page.click("#test-connection")
     assert "healthy" in page.inner_text("#test-result")
+    assert "Calls today" in page.inner_text("#api-limits")  # the apiLimits of POST /test, in words
     shot(page, "05-test-connection")
 
     page.select_option("#sync-scope", "future")
