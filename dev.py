@@ -27,8 +27,10 @@ STAMP = VENV / ".axhub-installed"
 # workers (each with its own hub and databases) finish it in about half the time.
 # mkdocs + mkdocstrings: the plugin authors' API reference is generated from the
 # docstrings, and the suite builds it (a public name without a docstring fails).
+# playwright: the console's browser tests drive the system Chromium (never Playwright's
+# own browser download).
 DEV_REQUIREMENTS = ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3", "hatchling>=1.24", "pytest-xdist>=3.5",
-                    "mkdocs>=1.6", "mkdocstrings[python]>=0.26"]
+                    "mkdocs>=1.6", "mkdocstrings[python]>=0.26", "playwright>=1.45"]
 
 
 def test_workers(args: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED, HTTP_413_REQUEST_
 
 from ..auth import Identity, verify_token
 from ..config import Config
+from .. import console
 from ..errors import ApiError
 from ..plugins import Hub, PluginManager
 from ..runtime.services import Services
@@ -112,7 +113,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             await svc.aclose()
 
     route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
-                                 AnalyticsController, OrganizationController, oauth_return, assets()]
+                                 AnalyticsController, OrganizationController, oauth_return, assets(), *console.handlers()]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 
@@ -130,6 +131,7 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         lifespan=[lifespan],
         state=State({"services": svc}),
         openapi_config=openapi_config(),
+        template_config=console.template_config(),
         plugins=[ClosedStructs()],
         # Logging is the host's to configure (``axhub serve`` does); Litestar's default
         # would take over the root logger of whatever process embeds the app.

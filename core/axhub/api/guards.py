@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
-from ..errors import ApiError, SettingsError
-from ..validation import field_of
+from ..errors import ApiError
+from ..validation import strict
 
 MAX_BODY = 1024 * 1024  # 1 MiB: a settings or event body is a few KB; webhooks' payloads are built by the hub
 MAX_DEPTH = 32  # the deepest body the spec describes (settings.filters…) is five levels
@@ -67,26 +67,10 @@ async def check_body(request: Request) -> None:
         # Litestar converts bodies leniently ("300" for an integer, 0 for a date-time);
         # the body is held to its declared schema first, exactly as the OpenAPI says it.
         try:
-            # JSON Schema counts 1.0 as an integer, and so does the hub: integral
-            # numbers are made ints before the strict check.
-            msgspec.convert(_integral(msgspec.json.decode(body)), declared, strict=True)
-        except msgspec.ValidationError as exc:
-            field, message = field_of(exc)
-            raise ApiError("VALIDATION_ERROR", f"{field}: {message}", field=field) from None
+            parsed = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
             raise ApiError("VALIDATION_ERROR", f"body: malformed JSON ({exc})", field="body") from None
-        except SettingsError as exc:
-            raise ApiError("VALIDATION_ERROR", f"{exc.field}: {exc.message}", field=exc.field) from None
-
-
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    return value
+        strict(parsed, declared)
 
 
 def _body_type(request: Request) -> Any:

@@ -47,6 +47,12 @@ class MessageOut(Wire, kw_only=True, omit_defaults=True):
     attempt_log: list[AttemptOut] | None = None
 
 
+class RecoverIn(Wire, forbid_unknown_fields=True):
+    """``POST …/webhooks/recover``: the failed messages created in [since, until) are sent again."""
+    since: datetime
+    until: datetime | None = None
+
+
 class TargetOut(Wire):
     target: str
     status: str
@@ -131,7 +137,15 @@ async def resend(svc: Services, identity: Identity, integration_id: str, message
         return _view(await _message(s, row, message_id))
 
 
+def _aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        raise validation_error(field, "must carry a UTC offset (e.g. 2024-03-15T10:00:00Z)")
+    return value
+
+
 async def recover(svc: Services, identity: Identity, integration_id: str, since: datetime, until: datetime | None) -> int:
+    """Every failed message created in [since, until) sent again; how many."""
+    since, until = _aware(since, "since"), _aware(until, "until") if until is not None else None
     row = await owned(svc, identity, integration_id)
     now = svc.clock()
     query = update(DeliveryMessage).where(DeliveryMessage.integration_id == row.id, DeliveryMessage.status == "failed",

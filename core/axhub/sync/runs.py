@@ -83,6 +83,14 @@ async def start(
             "statusUrl": status_url(row.id, run_id)}
 
 
+async def start_initial(svc: Services, row: Integration) -> dict[str, Any] | None:
+    """The first sync of a connection just made (the API's callback and the console's
+    both start it); None for a provider that does not sync."""
+    if not svc.hub.implements(row.provider, "sync"):
+        return None
+    return await start(svc, row, SyncIn(), type_="initial", triggered_by="initial_sync")
+
+
 def status_url(integration_id: str, run_id: str) -> str:
     return f"/api/integrations/{integration_id}/sync/{run_id}/status"
 

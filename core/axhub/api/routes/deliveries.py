@@ -14,10 +14,9 @@ from ..docs import errors
 from ...wire import Meta, PageNumber, PageSize, Wire
 from ...analytics.statistics import delivery_statistics, empty_delivery_statistics
 from ...auth import Identity, require_role
-from ...errors import validation_error
 from ...runtime.services import Services
 from ...deliveries import service
-from ...deliveries.service import STATUSES, MessageOut, TargetOut
+from ...deliveries.service import STATUSES, MessageOut, RecoverIn, TargetOut
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -32,11 +31,6 @@ class MessageList(Wire, kw_only=True):
 class MessageResponse(Wire, kw_only=True):
     success: bool = True
     data: MessageOut
-
-
-class RecoverIn(Wire, forbid_unknown_fields=True):
-    since: datetime
-    until: datetime | None = None
 
 
 class Recovered(Wire):
@@ -62,12 +56,6 @@ class TargetList(Wire, kw_only=True):
 class TargetResponse(Wire, kw_only=True):
     success: bool = True
     data: TargetOut
-
-
-def _aware(value: datetime, field: str) -> datetime:
-    if value.tzinfo is None:
-        raise validation_error(field, "must carry a UTC offset (e.g. 2024-03-15T10:00:00Z)")
-    return value
 
 
 class DeliveriesController(Controller):
@@ -101,10 +89,8 @@ class DeliveriesController(Controller):
           responses=errors(400, 401, 403, 404, body=True))
     async def recover(self, services: Svc, identity: Who, integration_id: FromPath[str], data: JSONBody[RecoverIn]) -> RecoverResponse:
         require_role(identity, "manager")
-        since = _aware(data.since, "since")
-        until = _aware(data.until, "until") if data.until else None
-        count = await service.recover(services, identity, integration_id, since, until)
-        return RecoverResponse(data=Recovered(recovered=count, since=since))
+        count = await service.recover(services, identity, integration_id, data.since, data.until)
+        return RecoverResponse(data=Recovered(recovered=count, since=data.since))
 
     @get("/stats", summary="Delivery statistics", responses=errors(401, 403, 404))
     async def stats(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> Payload:

@@ -14,9 +14,8 @@ from ...auth import Identity, require_role
 from ...integrations import connect, manage, service
 from ...integrations import schemas as s
 from ...runtime.services import Services
-from ...sync.options import SyncIn
 from ...types import PROVIDER_TYPES
-from ...sync.runs import start
+from ...sync.runs import start_initial
 
 Svc = NamedDependency[Services]
 Who = NamedDependency[Identity]
@@ -61,9 +60,9 @@ class IntegrationsController(Controller):
     async def callback(self, services: Svc, identity: Who, provider: FromPath[str], data: JSONBody[s.CallbackIn]) -> s.CallbackResponse:
         require_role(identity, "manager")
         out, row = await connect.callback(services, identity, provider, data)
-        if services.hub.implements(provider, "sync"):
-            # The first sync, started as the connection is made: its id is in the answer.
-            started = await start(services, row, SyncIn(), type_="initial", triggered_by="initial_sync")
+        # The first sync, started as the connection is made: its id is in the answer.
+        started = await start_initial(services, row)
+        if started is not None:
             out.initial_sync = s.InitialSync(status="scheduled", estimated_duration=started["estimatedDuration"],
                                              sync_id=started["syncId"])
         return s.CallbackResponse(data=out)
