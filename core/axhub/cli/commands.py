@@ -19,12 +19,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ..api.app import create_app
 
+    from ..config import record_serving
+
     overrides = {"public_url": os.environ.get("AXHUB_PUBLIC_URL") or f"http://{args.host}:{args.port}"}
     if args.sandbox:
         overrides["sandbox"] = True
-    config = Config.from_env(**overrides)
+    # The server decides its providers from its flags and environment, and records them
+    # for the other commands on this data folder (never the other way round).
+    config = Config.from_env(recorded=False, **overrides)
     _logging()
     app = create_app(config)
+    record_serving(config)
     print(f"axhub on {config.public_url} — database {config.database_url.split('://')[0]}, "
           f"{'sandbox providers' if config.sandbox else 'real providers'}, data in {config.data_dir}", flush=True)
     # Everything loaded so far (modules, models, routes, plugins) lives as long as the
@@ -165,14 +170,15 @@ def _jobs(args: argparse.Namespace) -> int:
         finally:
             await svc.aclose()
 
-    async def run_one() -> object:
+    async def run_one(at: datetime | None) -> object:
         from ..scheduler.jobs import run_job
 
         svc = build_services(Config.from_env())
         try:
-            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
-            if at is not None and at.tzinfo is None:
-                raise SystemExit("--at needs a UTC offset (e.g. 2026-03-15T09:00:00Z)")
+            if args.integration:
+                async with svc.db.session() as s:
+                    if await s.get(Integration, args.integration) is None:
+                        return LookupError(f"no integration {args.integration!r} (`axhub jobs` lists them)")
             result = await run_job(svc, args.job, at, integration_id=args.integration)
             await svc.tasks.drain()  # the notifications it sent
             return result
@@ -180,8 +186,24 @@ def _jobs(args: argparse.Namespace) -> int:
             await svc.aclose()
 
     if args.jobs_command == "run":
+        from ..scheduler.jobs import JOBS
+
+        # Usage errors come before any work: one line and the usage, exit 2.
+        if args.job not in ("sync", *JOBS):
+            args.usage.error(f"unknown job {args.job!r}; jobs: sync, {', '.join(JOBS)}")
+        if args.job == "sync" and not args.integration:
+            args.usage.error("the sync job needs --integration ID (or run `axhub sync ID` for a manual sync)")
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
+        except ValueError:
+            args.usage.error(f"--at {args.at!r} is not an ISO 8601 date-time (e.g. 2026-03-15T09:00:00Z)")
+        if at is not None and at.tzinfo is None:
+            args.usage.error("--at needs a UTC offset (e.g. 2026-03-15T09:00:00Z)")
         _logging()
-        print(json.dumps({"job": args.job, "result": asyncio.run(run_one())}))
+        result = asyncio.run(run_one(at))
+        if isinstance(result, LookupError):
+            args.usage.error(str(result))
+        print(json.dumps({"job": args.job, "result": result}))
         return 0
     items = asyncio.run(listing())
     if args.json:
@@ -257,7 +279,8 @@ def _plugin_parser(sub: argparse._SubParsersAction) -> None:
     psub = plugin.add_subparsers(dest="plugin_command", required=True)
     new = psub.add_parser("new", help="write a ready provider plugin package (axhub-NAME)")
     new.add_argument("name", help="the provider's slug: lowercase letters and digits")
-    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"])
+    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"],
+                     help="what the provider does: calendar (sync), communication (notify) or video (meetings)")
     new.add_argument("--dir", default=".", help="where to write axhub-NAME/ (default: here)")
     new.set_defaults(func=_plugin_new)
 
@@ -267,37 +290,38 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the hub's HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="point every plugin at its sandbox, served by this hub")
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser("token", help="bearer tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
     create = tsub.add_parser("create", help="print a Bearer token for an identity")
-    create.add_argument("--org", required=True)
-    create.add_argument("--role", required=True, choices=["member", "manager", "admin"])
-    create.add_argument("--user", default="operator")
-    create.add_argument("--name")
-    create.add_argument("--email")
+    create.add_argument("--org", required=True, help="the organisation id (the token's org claim)")
+    create.add_argument("--role", required=True, choices=["member", "manager", "admin"], help="the caller's role")
+    create.add_argument("--user", default="operator", help="the user id (sub claim; default operator)")
+    create.add_argument("--name", help="the user's display name (shown as triggeredBy of the syncs they start)")
+    create.add_argument("--email", help="the user's email address")
     create.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     create.set_defaults(func=_token)
 
     plugins = sub.add_parser("plugins", help="list plugins: version, type, status, hooks")
-    plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--json", action="store_true", help="JSON instead of the table")
     plugins.set_defaults(func=_plugins)
 
     analytics = sub.add_parser("analytics", help="an organisation's integration metrics, with trends")
-    analytics.add_argument("--org", required=True)
-    analytics.add_argument("--period", default="week", choices=["day", "week", "month", "quarter"])
-    analytics.add_argument("--providers", help="comma-separated provider slugs")
+    analytics.add_argument("--org", required=True, help="the organisation id")
+    analytics.add_argument("--period", default="week", choices=["day", "week", "month", "quarter"],
+                           help="the period the figures cover, compared with the one before (default week)")
+    analytics.add_argument("--providers", help="comma-separated provider slugs (default all)")
     analytics.add_argument("--json", action="store_true", help="the API's JSON instead of the table")
     analytics.set_defaults(func=_analytics)
 
     db = sub.add_parser("db", help="database")
     dsub = db.add_subparsers(dest="db_command", required=True)
     up = dsub.add_parser("upgrade", help="apply migrations (Alembic)")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="the Alembic revision to reach (default head)")
     up.set_defaults(func=_db_upgrade)
 
     vault = sub.add_parser("vault", help="credential vault")
@@ -306,27 +330,29 @@ def parser() -> argparse.ArgumentParser:
     rot.set_defaults(func=_vault_rotate)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs: list schedules with their next run, or run one now")
-    jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--json", action="store_true", help="JSON instead of the table")
     jobs.set_defaults(func=_jobs, jobs_command=None)
     jsub = jobs.add_subparsers(dest="jobs_command")
     run = jsub.add_parser("run", help="run one job now: sync, reminders, attendance-alerts, weekly-report, "
                                       "token-refresh, delivery-retries, upkeep")
-    run.add_argument("job")
+    run.add_argument("job", help="the job's name (listed above)")
     run.add_argument("--at", help="the moment the job acts for (ISO 8601 with offset; default now); for sync, the due time")
     run.add_argument("--integration", help="the integration (sync)")
-    run.set_defaults(func=_jobs)
+    run.set_defaults(func=_jobs, usage=run)
 
     worker = sub.add_parser("worker", help="run scheduled jobs without serving HTTP (PostgreSQL, several processes)")
     worker.set_defaults(func=_worker)
 
     sandbox = sub.add_parser("sandbox", help="serve only the providers' sandboxes (for several hub processes)")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8900, help="port to listen on (default 8900)")
     sandbox.set_defaults(func=_sandbox)
     _plugin_parser(sub)
-    from .integration_test import add_parser as integrations_parser
+    from . import doctor, integration_test, sync
 
-    integrations_parser(sub)
+    integration_test.add_parser(sub)
+    sync.add_parser(sub)
+    doctor.add_parser(sub)
     return p
 
 
