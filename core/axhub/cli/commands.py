@@ -30,14 +30,26 @@ def _serve(args: argparse.Namespace) -> int:
     _logging()
     app = create_app(config)
     record_serving(config)
-    print(f"axhub on {config.public_url} — database {config.database_url.split('://')[0]}, "
-          f"{'sandbox providers' if config.sandbox else 'real providers'}, data in {config.data_dir}", flush=True)
     # Everything loaded so far (modules, models, routes, plugins) lives as long as the
     # process: moved out of the collector's sight, it is not traversed again by every full
     # collection while a large sync allocates (a 10,000-event listing paid ~100 ms for it).
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
+
+    async def run() -> None:
+        from .first_screen import lines
+
+        serving = asyncio.ensure_future(server.serve())
+        # The first screen once the socket listens (migrations and the lifespan are done),
+        # so that its curl line works as soon as it is read.
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            print("\n".join(lines(config, app.state.services.plugins, f"http://{args.host}:{args.port}")), flush=True)
+        await serving
+
+    asyncio.run(run())
+    return 0 if server.started else 1
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -133,6 +145,9 @@ def _logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler logs every job it runs at INFO; the hub logs what its jobs did.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic announces its plugins and each migration at INFO: debug detail for the hub.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _jobs(args: argparse.Namespace) -> int:
