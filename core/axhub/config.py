@@ -113,6 +113,8 @@ class Config:
     # (PUT /api/organization/settings) overrides this one.
     attendance_alert_threshold: float = 0.5
     reminder_minutes: tuple[int, ...] = (15,)
+    # `axhub serve`'s line per request (axhub.access); the failure lines stay.
+    access_log: bool = True
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     # Where the sandbox setting came from: "environment", "serving.json" (what the serving
     # hub recorded) or "default" (real providers); `axhub doctor` says which.
@@ -154,6 +156,7 @@ class Config:
             scheduler_run=_bool(env.get("AXHUB_SCHEDULER"), True),
             attendance_alert_threshold=float(env.get("AXHUB_ATTENDANCE_ALERT_THRESHOLD") or 0.5),
             reminder_minutes=tuple(int(x) for x in (_list(env.get("AXHUB_REMINDER_MINUTES")) or ("15",))),
+            access_log=_bool(env.get("AXHUB_ACCESS_LOG"), True),
             env=env,
         )
         if env.get("AXHUB_SANDBOX"):

@@ -24,6 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {"public_url": os.environ.get("AXHUB_PUBLIC_URL") or f"http://{args.host}:{args.port}"}
     if args.sandbox:
         overrides["sandbox"] = True
+    if args.no_access_log:
+        overrides["access_log"] = False
     # The server decides its providers from its flags and environment, and records them
     # for the other commands on this data folder (never the other way round).
     config = Config.from_env(recorded=False, **overrides)
@@ -34,7 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
     # process: moved out of the collector's sight, it is not traversed again by every full
     # collection while a large sync allocates (a 10,000-event listing paid ~100 ms for it).
     gc.freeze()
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False))
+    from ..api.access_log import with_access_log
+
+    served = with_access_log(app) if config.access_log else app
+    server = uvicorn.Server(uvicorn.Config(served, host=args.host, port=args.port, log_level="warning", access_log=False))
 
     async def run() -> None:
         from .first_screen import lines
@@ -308,6 +313,8 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="point every plugin at its sandbox, served by this hub")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="no line per request (same as AXHUB_ACCESS_LOG=0); failures are still logged")
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser("token", help="bearer tokens")

@@ -22,6 +22,7 @@ from sqlalchemy import insert, or_, select, update
 
 from ..db import DeliveryAttempt, DeliveryMessage, DeliveryTarget, Integration
 from ..integrations.service import connection
+from ..oplog import failure
 from ..types import Connection, Delivery, DeliveryOutcome
 
 if TYPE_CHECKING:
@@ -196,6 +197,9 @@ class DeliveryWorker:
             for m, outcome, count in errors:
                 reason = outcome.error or f"delivery failed ({outcome.status})"
                 code = outcome.code or "WEBHOOK_FAILED"
+                # Not the target: a Slack webhook URL is itself a secret.
+                failure("delivery_failed", integration=m.integration_id, code=code, provider=m.provider,
+                        message=m.id, kind=m.kind, attempts=count, http=outcome.http_status, error=reason)
                 await s.execute(update(Integration).where(Integration.id == m.integration_id).values(
                     last_error=code, last_error_at=now,
                     last_error_message=f"message {m.id} ({m.kind}) to {m.target} failed after {count} attempt(s): {reason}",

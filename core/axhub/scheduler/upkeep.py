@@ -42,7 +42,8 @@ async def token_refresh(svc: "Services", at: datetime) -> int:
             await svc.vault.get(row.id, _refresher(svc, row))
             refreshed += 1
         except ProviderError as exc:
-            log.warning("token refresh of %s failed: %s", row.id, exc.message)
+            # The vault logged the failure (axhub.failures); this adds which job met it.
+            log.debug("token refresh of %s failed: %s", row.id, exc.message)
     return refreshed
 
 

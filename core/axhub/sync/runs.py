@@ -20,6 +20,7 @@ from ..errors import ApiError, InvalidCredentials, ProviderError
 from ..events.service import record_from_provider
 from ..ids import new_id
 from ..integrations.service import connection
+from ..oplog import failure
 from ..runtime.services import Services
 from .engine import Engine
 from .lock import RECORD, RUNNING, acquire, release, release_statement, renew
@@ -139,6 +140,10 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
         errors = [*(engine.errors if engine else []), {"eventId": None, "error": "internal error", "code": "SYNC_FAILED"}]
     duration = time.perf_counter() - started
     finished = now()
+    if status != "completed":  # the operator's line: which integration, which spec code
+        first = next((e.get("error") for e in errors if e.get("error")), None)
+        failure(f"sync_{status}", integration=row.id, code=main_code(status, errors), provider=row.provider,
+                run=run_id, errors=len(errors), dry_run=options.dry_run, message=message or first)
     await asyncio.gather(marked, return_exceptions=True)  # the final record must come after it
     stats = engine.summary() if engine else {}
     released = False
