@@ -186,6 +186,12 @@ def _jobs(args: argparse.Namespace) -> int:
                 row = rows.get(item.get("integrationId") or "")
                 item["provider"] = row.provider if row else None
                 item["orgId"] = row.org_id if row else None
+                # An integration in error (a dead grant) keeps its schedule, but each fire
+                # skips it until someone reconnects it: paused, and why.
+                item["paused"] = ({"code": row.last_error, "message": row.last_error_message}
+                                  if row is not None and row.status == "error" else None)
+                if item["paused"]:
+                    item["nextRun"] = None
             return sorted(found, key=lambda i: (i["nextRun"] is None, i["nextRun"] or datetime.max.replace(tzinfo=timezone.utc), i["id"]))
         finally:
             await svc.aclose()
@@ -231,8 +237,10 @@ def _jobs(args: argparse.Namespace) -> int:
         return 0
     rows = [("SCHEDULE", "PROVIDER", "INTERVAL", "NEXT RUN")]
     for i in items:
-        rows.append((i["id"], i["provider"] or "-", f"{i['interval']}s" if i.get("interval") else "-",
-                     i["nextRun"].isoformat(timespec="seconds") if i["nextRun"] else "-"))
+        nxt = i["nextRun"].isoformat(timespec="seconds") if i["nextRun"] else "-"
+        if i.get("paused"):
+            nxt = f"paused: {i['paused']['code']} ({i['paused']['message'] or 'reconnect the integration'})"
+        rows.append((i["id"], i["provider"] or "-", f"{i['interval']}s" if i.get("interval") else "-", nxt))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -277,32 +285,6 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"provider sandboxes on http://{args.host}:{args.port}/<provider>", flush=True)
     uvicorn.run(sandbox_app(Config.from_env()), host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-def _plugin_new(args: argparse.Namespace) -> int:
-    from importlib.metadata import version
-    from pathlib import Path
-
-    from .scaffold import create
-
-    try:
-        root = create(args.name, args.type, Path(args.dir), version("axhub"))
-    except (ValueError, FileExistsError) as exc:
-        print(f"axhub plugin new: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
-    return 0
-
-
-def _plugin_parser(sub: argparse._SubParsersAction) -> None:
-    plugin = sub.add_parser("plugin", help="plugin authoring")
-    psub = plugin.add_subparsers(dest="plugin_command", required=True)
-    new = psub.add_parser("new", help="write a ready provider plugin package (axhub-NAME)")
-    new.add_argument("name", help="the provider's slug: lowercase letters and digits")
-    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"],
-                     help="what the provider does: calendar (sync), communication (notify) or video (meetings)")
-    new.add_argument("--dir", default=".", help="where to write axhub-NAME/ (default: here)")
-    new.set_defaults(func=_plugin_new)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -369,9 +351,9 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8900, help="port to listen on (default 8900)")
     sandbox.set_defaults(func=_sandbox)
-    _plugin_parser(sub)
-    from . import doctor, integration_test, sync
+    from . import doctor, integration_test, scaffold, sync
 
+    scaffold.add_parser(sub)
     integration_test.add_parser(sub)
     sync.add_parser(sub)
     doctor.add_parser(sub)

@@ -23,6 +23,7 @@ from sqlalchemy import insert, or_, select, update
 from ..db import DeliveryAttempt, DeliveryMessage, DeliveryTarget, Integration
 from ..integrations.service import connection
 from ..oplog import failure
+from .notices import tell_failure
 from ..types import Connection, Delivery, DeliveryOutcome
 
 if TYPE_CHECKING:
@@ -206,11 +207,13 @@ class DeliveryWorker:
                     # A dead grant fails every message: the integration needs a reconnect.
                     **({"status": "error"} if code == "INVALID_CREDENTIALS" else {}),
                 ))
-                self.svc.signals.emit(s, "integrationError", m.org_id, {
+                # The target's first failure in its window is told now; the rest are summed up
+                # once the window closes (deliveries/notices.py).
+                await tell_failure(self.svc, s, m.org_id, m.integration_id, m.target, {
                     "integrationId": m.integration_id, "provider": m.provider, "target": m.target, "messageId": m.id,
                     "kind": m.kind, "attempts": count, "httpStatus": outcome.http_status,
                     "error": reason, "code": code,
-                })
+                }, now)
 
     async def _health(self, s, healthy: set, failing: set, gone: dict, now: datetime) -> None:
         """Targets' health: a success clears ``failing_since``; a target failing without

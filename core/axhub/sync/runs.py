@@ -169,7 +169,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
                 svc.signals.emit(s, kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
                                                        "status": status, "statistics": stats, "message": message})
                 # People told as the integration's notifications ask, with the same record.
-                await after_sync(svc, s, row, run_id, status, stats, message)
+                await after_sync(svc, s, row, run_id, status, stats, message, errors)
             # Released with the final record: whoever sees the run finished may start the next.
             await s.execute(release_statement(row.id, run_id, **state))
         released = True
