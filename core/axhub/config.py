@@ -68,7 +68,7 @@ def record_serving(config: "Config") -> Path:
     path = config.data_dir / SERVING
     body = {"publicUrl": config.public_url, "sandbox": config.sandbox,
             "sandboxUrl": (config.sandbox_url or f"{config.public_url}/sandbox") if config.sandbox else None}
-    tmp = private_file(path.with_suffix(".tmp"))
+    tmp = private_file(path.with_suffix(f".{os.getpid()}.tmp"))  # several hubs may start on one folder at once
     tmp.write_text(json.dumps(body, indent=2) + "\n")
     tmp.replace(path)
     return path
