@@ -52,3 +52,12 @@ def test_a_vault_key_that_opens_nothing_stored(hub):
     bad = doctor({**env, "AXHUB_VAULT_KEYS": Fernet.generate_key().decode()})
     assert bad.returncode == 1
     assert line(bad, "vault key").startswith("FAIL") and "AXHUB_VAULT_KEYS" in bad.stdout
+
+
+def test_a_command_on_a_database_not_ready_points_to_doctor(new_database, tmp_path):
+    env = {"AXHUB_DATABASE_URL": new_database(), "AXHUB_DATA_DIR": str(tmp_path), "AXHUB_SANDBOX": "0"}
+    for args in (("sync", "int-x"), ("jobs",)):
+        out = subprocess.run([sys.executable, "-m", "axhub.cli", *args], env={**os.environ, **env},
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+        assert "the database is not ready" in out.stderr and "axhub doctor" in out.stderr

@@ -374,5 +374,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - a database that is not ready is a sentence, not a traceback
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, (DBAPIError, ConnectionError)):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        print(f"axhub {args.command}: the database is not ready ({type(exc).__name__}: {reason}); "
+              "`axhub doctor` says what to fix", file=sys.stderr)
+        return 1
 
