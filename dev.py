@@ -3,9 +3,14 @@
 
     python3 dev.py serve   # start the hub: SQLite in ./axhub-data, sandbox providers, :8000
     python3 dev.py test    # run the whole test suite (AXHUB_TEST_DATABASE_URL picks the database)
+    python3 dev.py axhub … # any axhub command
+    python3 dev.py lock    # re-resolve the dependencies and rewrite constraints.txt
 
 Both create ./.venv on first use and install the core and every plugin in it (editable),
-again whenever a pyproject.toml changes. Extra arguments go to `axhub serve` / pytest.
+again whenever a pyproject.toml or constraints.txt changes. Every third-party package is
+installed at the version constraints.txt pins: the set the suite was run with, so that
+a clone installs today what it installed when it was tested. Extra arguments go to
+`axhub serve` / pytest.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".axhub-installed"
+# The tested dependency set (pip freeze of a .venv the suite passed in), one pin a line.
+LOCK = ROOT / "constraints.txt"
+# pip's lines worth showing while it works (the rest is resolver detail).
+SHOWN = ("Collecting", "Downloading", "Building", "Installing collected", "Successfully installed", "ERROR")
 # hatchling: tests build throwaway plugin distributions offline (--no-build-isolation).
 # pytest-xdist: the suite waits on sockets and subprocesses more than it computes, so
 # workers (each with its own hub and databases) finish it in about half the time.
@@ -49,8 +58,9 @@ def members() -> list[Path]:
 
 def fingerprint() -> str:
     h = hashlib.sha256()
-    for path in [ROOT / "dev.py", *(m / "pyproject.toml" for m in members())]:
-        h.update(path.read_bytes())
+    for path in [ROOT / "dev.py", LOCK, *(m / "pyproject.toml" for m in members())]:
+        if path.exists():
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -63,23 +73,63 @@ def ensure_venv() -> None:
     want = fingerprint()
     if STAMP.exists() and STAMP.read_text() == want:
         return
-    print("installing axhub and its plugins into .venv …", file=sys.stderr, flush=True)
-    args = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    editable = [x for m in members() for x in ("-e", str(m) + ("[testing]" if m.name == "core" else ""))]
-    subprocess.check_call([*args, *editable, *DEV_REQUIREMENTS], stdout=sys.stderr)
+    pinned = LOCK.exists()
+    print(f"installing axhub and its {len(members()) - 1} plugins into .venv"
+          + (f", dependencies pinned by {LOCK.name}" if pinned else "") + " (about a minute the first time) …",
+          file=sys.stderr, flush=True)
+    pip_install(["-c", str(LOCK)] if pinned else [])
     STAMP.write_text(want)
 
 
+def pip_install(extra: list[str]) -> None:
+    """The members (editable) and the dev requirements, showing pip's progress lines."""
+    editable = [x for m in members() for x in ("-e", str(m) + ("[testing]" if m.name == "core" else ""))]
+    cmd = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
+           *extra, *editable, *DEV_REQUIREMENTS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tail = (tail + [line])[-30:]
+        if line.lstrip().startswith(SHOWN):
+            print("  " + line.strip()[:160], file=sys.stderr, flush=True)
+    if proc.wait() != 0:
+        sys.stderr.write("".join(tail))
+        sys.exit(f"pip install failed (exit {proc.returncode}); its last lines are above")
+
+
+def lock() -> int:
+    """Re-resolve every dependency to the newest versions the pyproject.toml files allow,
+    then write them to constraints.txt (run the suite before committing it)."""
+    ensure_venv()
+    print("re-resolving the dependencies (no pins) …", file=sys.stderr, flush=True)
+    pip_install(["--upgrade", "--upgrade-strategy", "eager"])
+    frozen = subprocess.run([str(PY), "-m", "pip", "freeze", "--exclude-editable", "--disable-pip-version-check"],
+                            check=True, capture_output=True, text=True).stdout
+    pins = sorted((line for line in frozen.splitlines() if "==" in line and not line.startswith("-e")),
+                  key=str.lower)
+    LOCK.write_text("# The tested dependency set: what `python3 dev.py` installs. Rewritten by\n"
+                    "# `python3 dev.py lock` (then run `python3 dev.py test` and commit it).\n" + "\n".join(pins) + "\n")
+    STAMP.write_text(fingerprint())
+    print(f"wrote {LOCK.name}: {len(pins)} pins", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"serve", "test", "axhub"}:
+    if not argv or argv[0] not in {"serve", "test", "axhub", "lock"}:
         print(__doc__)
         return 2
+    if argv[0] == "lock":
+        return lock()
     ensure_venv()
     command, rest = argv[0], argv[1:]
     if command == "serve":
         cmd = [str(BIN / "axhub"), "serve", "--sandbox", *rest]
     elif command == "test":
-        cmd = [str(PY), "-m", "pytest", *test_workers(rest), *rest]
+        workers = test_workers(rest)
+        print(f"running the tests{' on ' + workers[1] + ' workers' if workers else ''} "
+              "(the whole suite takes a few minutes; pass a path to run part of it) …", file=sys.stderr, flush=True)
+        cmd = [str(PY), "-m", "pytest", *workers, *rest]
     else:
         cmd = [str(BIN / "axhub"), *rest]
     os.chdir(ROOT)

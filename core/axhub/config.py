@@ -1,8 +1,15 @@
-"""Configuration, read once from the environment (``AXHUB_*``); see docs/operations.md."""
+"""Configuration, read once from the environment (``AXHUB_*``); see docs/operations.md.
+
+``axhub serve`` also records in the data folder which providers it serves with
+(``serving.json``: sandbox or real, and where the sandboxes answer), so that every other
+command on that data folder — ``axhub sync``, ``axhub jobs``, ``axhub worker`` — uses the
+same providers instead of calling a real one by surprise. ``AXHUB_SANDBOX`` set in the
+environment still decides for the process that sets it."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
 from pathlib import Path
@@ -51,6 +58,31 @@ def _secret_file(path: Path, make) -> str:
     return path.read_text().strip()
 
 
+SERVING = "serving.json"
+
+
+def record_serving(config: "Config") -> Path:
+    """Write what the serving hub runs with (``serving.json``, 0600): its public URL,
+    sandbox mode and the sandboxes' base URL. Written whole then renamed, so a reader
+    never sees half of it."""
+    path = config.data_dir / SERVING
+    body = {"publicUrl": config.public_url, "sandbox": config.sandbox,
+            "sandboxUrl": (config.sandbox_url or f"{config.public_url}/sandbox") if config.sandbox else None}
+    tmp = private_file(path.with_suffix(f".{os.getpid()}.tmp"))  # several hubs may start on one folder at once
+    tmp.write_text(json.dumps(body, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_serving(data_dir: Path) -> dict | None:
+    """What ``record_serving`` wrote in ``data_dir``, or None (never served, or unreadable)."""
+    try:
+        body = json.loads((data_dir / SERVING).read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
 @dataclasses.dataclass
 class Config:
     data_dir: Path
@@ -81,10 +113,17 @@ class Config:
     # (PUT /api/organization/settings) overrides this one.
     attendance_alert_threshold: float = 0.5
     reminder_minutes: tuple[int, ...] = (15,)
+    # `axhub serve`'s line per request (axhub.access); the failure lines stay.
+    access_log: bool = True
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Where the sandbox setting came from: "environment", "serving.json" (what the serving
+    # hub recorded) or "default" (real providers); `axhub doctor` says which.
+    sandbox_source: str = "default"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None, *, recorded: bool = True, **overrides) -> "Config":
+        """``recorded``: follow the serving hub's ``serving.json`` where the environment
+        does not set ``AXHUB_SANDBOX`` (``axhub serve`` itself passes False: it records)."""
         env = dict(os.environ if env is None else env)
         data_dir = private_dir(Path(env.get("AXHUB_DATA_DIR") or "./axhub-data").resolve())
         database_url = env.get("AXHUB_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'axhub.db'}"
@@ -117,8 +156,18 @@ class Config:
             scheduler_run=_bool(env.get("AXHUB_SCHEDULER"), True),
             attendance_alert_threshold=float(env.get("AXHUB_ATTENDANCE_ALERT_THRESHOLD") or 0.5),
             reminder_minutes=tuple(int(x) for x in (_list(env.get("AXHUB_REMINDER_MINUTES")) or ("15",))),
+            access_log=_bool(env.get("AXHUB_ACCESS_LOG"), True),
             env=env,
         )
+        if env.get("AXHUB_SANDBOX"):
+            cfg.sandbox_source = "environment"
+        elif recorded and (serving := read_serving(data_dir)) is not None and serving.get("sandbox"):
+            # The hub serving this data folder runs its providers' sandboxes: so does this process.
+            cfg.sandbox = True
+            cfg.sandbox_url = cfg.sandbox_url or (str(serving.get("sandboxUrl") or "").rstrip("/") or None)
+            if not env.get("AXHUB_PUBLIC_URL") and serving.get("publicUrl"):
+                cfg.public_url = str(serving["publicUrl"]).rstrip("/")
+            cfg.sandbox_source = SERVING
         for key, value in overrides.items():
             setattr(cfg, key, value)
         return cfg

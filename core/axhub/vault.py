@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, select, update
 
 from .db import Credential, Database, Integration
 from .errors import InvalidCredentials, ProviderError
+from .oplog import failure
 from .types import Credentials
 
 log = logging.getLogger("axhub.vault")
@@ -208,12 +209,18 @@ class Vault:
         except InvalidCredentials as exc:
             await self._release(row)
             await self._mark_dead(integration_id, exc)
+            failure("refresh_failed", integration=integration_id, code=exc.code, outcome="grant dead: reconnect",
+                    error=exc.message)
             raise
-        except BaseException:
+        except BaseException as exc:
             await self._release(row)
+            still_valid = row.expires_at is not None and row.expires_at > _now()
+            if isinstance(exc, Exception):  # not a cancellation
+                failure("refresh_failed", integration=integration_id, code=getattr(exc, "code", None) or "INTERNAL_ERROR",
+                        outcome="the still-valid token is used" if still_valid else "the call fails",
+                        error=getattr(exc, "message", None) or type(exc).__name__)
             # A failed refresh of a token that still works is no reason to fail the call.
-            if row.expires_at is not None and row.expires_at > _now():
-                log.warning("refresh of %s failed; using the still-valid token", integration_id)
+            if still_valid:
                 return current
             raise
         async with self.db.session() as s, s.begin():

@@ -19,20 +19,42 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ..api.app import create_app
 
+    from ..config import record_serving
+
     overrides = {"public_url": os.environ.get("AXHUB_PUBLIC_URL") or f"http://{args.host}:{args.port}"}
     if args.sandbox:
         overrides["sandbox"] = True
-    config = Config.from_env(**overrides)
+    if args.no_access_log:
+        overrides["access_log"] = False
+    # The server decides its providers from its flags and environment, and records them
+    # for the other commands on this data folder (never the other way round).
+    config = Config.from_env(recorded=False, **overrides)
     _logging()
     app = create_app(config)
-    print(f"axhub on {config.public_url} — database {config.database_url.split('://')[0]}, "
-          f"{'sandbox providers' if config.sandbox else 'real providers'}, data in {config.data_dir}", flush=True)
+    record_serving(config)
     # Everything loaded so far (modules, models, routes, plugins) lives as long as the
     # process: moved out of the collector's sight, it is not traversed again by every full
     # collection while a large sync allocates (a 10,000-event listing paid ~100 ms for it).
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    return 0
+    from ..api.access_log import with_access_log
+
+    served = with_access_log(app) if config.access_log else app
+    server = uvicorn.Server(uvicorn.Config(served, host=args.host, port=args.port, log_level="warning", access_log=False))
+
+    async def run() -> None:
+        from .first_screen import lines
+
+        serving = asyncio.ensure_future(server.serve())
+        # The first screen once the socket listens (migrations and the lifespan are done),
+        # so that its curl line works as soon as it is read.
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            print("\n".join(lines(config, app.state.services.plugins, f"http://{args.host}:{args.port}")), flush=True)
+        await serving
+
+    asyncio.run(run())
+    return 0 if server.started else 1
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -128,6 +150,9 @@ def _logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # APScheduler logs every job it runs at INFO; the hub logs what its jobs did.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic announces its plugins and each migration at INFO: debug detail for the hub.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -161,18 +186,25 @@ def _jobs(args: argparse.Namespace) -> int:
                 row = rows.get(item.get("integrationId") or "")
                 item["provider"] = row.provider if row else None
                 item["orgId"] = row.org_id if row else None
+                # An integration in error (a dead grant) keeps its schedule, but each fire
+                # skips it until someone reconnects it: paused, and why.
+                item["paused"] = ({"code": row.last_error, "message": row.last_error_message}
+                                  if row is not None and row.status == "error" else None)
+                if item["paused"]:
+                    item["nextRun"] = None
             return sorted(found, key=lambda i: (i["nextRun"] is None, i["nextRun"] or datetime.max.replace(tzinfo=timezone.utc), i["id"]))
         finally:
             await svc.aclose()
 
-    async def run_one() -> object:
+    async def run_one(at: datetime | None) -> object:
         from ..scheduler.jobs import run_job
 
         svc = build_services(Config.from_env())
         try:
-            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
-            if at is not None and at.tzinfo is None:
-                raise SystemExit("--at needs a UTC offset (e.g. 2026-03-15T09:00:00Z)")
+            if args.integration:
+                async with svc.db.session() as s:
+                    if await s.get(Integration, args.integration) is None:
+                        return LookupError(f"no integration {args.integration!r} (`axhub jobs` lists them)")
             result = await run_job(svc, args.job, at, integration_id=args.integration)
             await svc.tasks.drain()  # the notifications it sent
             return result
@@ -180,8 +212,24 @@ def _jobs(args: argparse.Namespace) -> int:
             await svc.aclose()
 
     if args.jobs_command == "run":
+        from ..scheduler.jobs import JOBS
+
+        # Usage errors come before any work: one line and the usage, exit 2.
+        if args.job not in ("sync", *JOBS):
+            args.usage.error(f"unknown job {args.job!r}; jobs: sync, {', '.join(JOBS)}")
+        if args.job == "sync" and not args.integration:
+            args.usage.error("the sync job needs --integration ID (or run `axhub sync ID` for a manual sync)")
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
+        except ValueError:
+            args.usage.error(f"--at {args.at!r} is not an ISO 8601 date-time (e.g. 2026-03-15T09:00:00Z)")
+        if at is not None and at.tzinfo is None:
+            args.usage.error("--at needs a UTC offset (e.g. 2026-03-15T09:00:00Z)")
         _logging()
-        print(json.dumps({"job": args.job, "result": asyncio.run(run_one())}))
+        result = asyncio.run(run_one(at))
+        if isinstance(result, LookupError):
+            args.usage.error(str(result))
+        print(json.dumps({"job": args.job, "result": result}))
         return 0
     items = asyncio.run(listing())
     if args.json:
@@ -189,8 +237,10 @@ def _jobs(args: argparse.Namespace) -> int:
         return 0
     rows = [("SCHEDULE", "PROVIDER", "INTERVAL", "NEXT RUN")]
     for i in items:
-        rows.append((i["id"], i["provider"] or "-", f"{i['interval']}s" if i.get("interval") else "-",
-                     i["nextRun"].isoformat(timespec="seconds") if i["nextRun"] else "-"))
+        nxt = i["nextRun"].isoformat(timespec="seconds") if i["nextRun"] else "-"
+        if i.get("paused"):
+            nxt = f"paused: {i['paused']['code']} ({i['paused']['message'] or 'reconnect the integration'})"
+        rows.append((i["id"], i["provider"] or "-", f"{i['interval']}s" if i.get("interval") else "-", nxt))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -237,67 +287,45 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugin_new(args: argparse.Namespace) -> int:
-    from importlib.metadata import version
-    from pathlib import Path
-
-    from .scaffold import create
-
-    try:
-        root = create(args.name, args.type, Path(args.dir), version("axhub"))
-    except (ValueError, FileExistsError) as exc:
-        print(f"axhub plugin new: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
-    return 0
-
-
-def _plugin_parser(sub: argparse._SubParsersAction) -> None:
-    plugin = sub.add_parser("plugin", help="plugin authoring")
-    psub = plugin.add_subparsers(dest="plugin_command", required=True)
-    new = psub.add_parser("new", help="write a ready provider plugin package (axhub-NAME)")
-    new.add_argument("name", help="the provider's slug: lowercase letters and digits")
-    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"])
-    new.add_argument("--dir", default=".", help="where to write axhub-NAME/ (default: here)")
-    new.set_defaults(func=_plugin_new)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="axhub", description="Attendance-X integration hub")
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the hub's HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--sandbox", action="store_true", help="point every plugin at its sandbox, served by this hub")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="no line per request (same as AXHUB_ACCESS_LOG=0); failures are still logged")
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser("token", help="bearer tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
     create = tsub.add_parser("create", help="print a Bearer token for an identity")
-    create.add_argument("--org", required=True)
-    create.add_argument("--role", required=True, choices=["member", "manager", "admin"])
-    create.add_argument("--user", default="operator")
-    create.add_argument("--name")
-    create.add_argument("--email")
+    create.add_argument("--org", required=True, help="the organisation id (the token's org claim)")
+    create.add_argument("--role", required=True, choices=["member", "manager", "admin"], help="the caller's role")
+    create.add_argument("--user", default="operator", help="the user id (sub claim; default operator)")
+    create.add_argument("--name", help="the user's display name (shown as triggeredBy of the syncs they start)")
+    create.add_argument("--email", help="the user's email address")
     create.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     create.set_defaults(func=_token)
 
     plugins = sub.add_parser("plugins", help="list plugins: version, type, status, hooks")
-    plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("--json", action="store_true", help="JSON instead of the table")
     plugins.set_defaults(func=_plugins)
 
     analytics = sub.add_parser("analytics", help="an organisation's integration metrics, with trends")
-    analytics.add_argument("--org", required=True)
-    analytics.add_argument("--period", default="week", choices=["day", "week", "month", "quarter"])
-    analytics.add_argument("--providers", help="comma-separated provider slugs")
+    analytics.add_argument("--org", required=True, help="the organisation id")
+    analytics.add_argument("--period", default="week", choices=["day", "week", "month", "quarter"],
+                           help="the period the figures cover, compared with the one before (default week)")
+    analytics.add_argument("--providers", help="comma-separated provider slugs (default all)")
     analytics.add_argument("--json", action="store_true", help="the API's JSON instead of the table")
     analytics.set_defaults(func=_analytics)
 
     db = sub.add_parser("db", help="database")
     dsub = db.add_subparsers(dest="db_command", required=True)
     up = dsub.add_parser("upgrade", help="apply migrations (Alembic)")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="the Alembic revision to reach (default head)")
     up.set_defaults(func=_db_upgrade)
 
     vault = sub.add_parser("vault", help="credential vault")
@@ -306,27 +334,29 @@ def parser() -> argparse.ArgumentParser:
     rot.set_defaults(func=_vault_rotate)
 
     jobs = sub.add_parser("jobs", help="scheduled jobs: list schedules with their next run, or run one now")
-    jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--json", action="store_true", help="JSON instead of the table")
     jobs.set_defaults(func=_jobs, jobs_command=None)
     jsub = jobs.add_subparsers(dest="jobs_command")
     run = jsub.add_parser("run", help="run one job now: sync, reminders, attendance-alerts, weekly-report, "
                                       "token-refresh, delivery-retries, upkeep")
-    run.add_argument("job")
+    run.add_argument("job", help="the job's name (listed above)")
     run.add_argument("--at", help="the moment the job acts for (ISO 8601 with offset; default now); for sync, the due time")
     run.add_argument("--integration", help="the integration (sync)")
-    run.set_defaults(func=_jobs)
+    run.set_defaults(func=_jobs, usage=run)
 
     worker = sub.add_parser("worker", help="run scheduled jobs without serving HTTP (PostgreSQL, several processes)")
     worker.set_defaults(func=_worker)
 
     sandbox = sub.add_parser("sandbox", help="serve only the providers' sandboxes (for several hub processes)")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8900, help="port to listen on (default 8900)")
     sandbox.set_defaults(func=_sandbox)
-    _plugin_parser(sub)
-    from .integration_test import add_parser as integrations_parser
+    from . import doctor, integration_test, scaffold, sync
 
-    integrations_parser(sub)
+    scaffold.add_parser(sub)
+    integration_test.add_parser(sub)
+    sync.add_parser(sub)
+    doctor.add_parser(sub)
     return p
 
 
@@ -344,5 +374,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:  # noqa: BLE001 - a database that is not ready is a sentence, not a traceback
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, (DBAPIError, ConnectionError)):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        print(f"axhub {args.command}: the database is not ready ({type(exc).__name__}: {reason}); "
+              "`axhub doctor` says what to fix", file=sys.stderr)
+        return 1
 

@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     integrations = sub.add_parser("integrations", help="integrations: test one (and send it a test message)")
     isub = integrations.add_subparsers(dest="integrations_command", required=True)
     test = isub.add_parser("test", help="test an integration's connection, as POST /api/integrations/ID/test")
-    test.add_argument("integration_id")
+    test.add_argument("integration_id", metavar="ID", help="the integration to test (int-…)")
     test.add_argument("--send-test-message", action="store_true",
                       help="also post a test message to each channel the integration names (Slack, Teams)")
     test.set_defaults(func=_run)

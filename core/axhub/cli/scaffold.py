@@ -6,7 +6,9 @@ test and a README. It installs, is discovered and passes the conformance suite a
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -154,3 +156,29 @@ def create(slug: str, plugin_type: str, parent: Path, version: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return root
+
+
+# -- `axhub plugin new` -------------------------------------------------------------------
+
+def _plugin_new(args: argparse.Namespace) -> int:
+    from importlib.metadata import version
+    from pathlib import Path
+
+    try:
+        root = create(args.name, args.type, Path(args.dir), version("axhub"))
+    except (ValueError, FileExistsError) as exc:
+        print(f"axhub plugin new: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    plugin = sub.add_parser("plugin", help="plugin authoring")
+    psub = plugin.add_subparsers(dest="plugin_command", required=True)
+    new = psub.add_parser("new", help="write a ready provider plugin package (axhub-NAME)")
+    new.add_argument("name", help="the provider's slug: lowercase letters and digits")
+    new.add_argument("--type", required=True, choices=["calendar", "communication", "video"],
+                     help="what the provider does: calendar (sync), communication (notify) or video (meetings)")
+    new.add_argument("--dir", default=".", help="where to write axhub-NAME/ (default: here)")
+    new.set_defaults(func=_plugin_new)

@@ -22,6 +22,8 @@ from sqlalchemy import insert, or_, select, update
 
 from ..db import DeliveryAttempt, DeliveryMessage, DeliveryTarget, Integration
 from ..integrations.service import connection
+from ..oplog import failure
+from .notices import tell_failure
 from ..types import Connection, Delivery, DeliveryOutcome
 
 if TYPE_CHECKING:
@@ -196,17 +198,22 @@ class DeliveryWorker:
             for m, outcome, count in errors:
                 reason = outcome.error or f"delivery failed ({outcome.status})"
                 code = outcome.code or "WEBHOOK_FAILED"
+                # Not the target: a Slack webhook URL is itself a secret.
+                failure("delivery_failed", integration=m.integration_id, code=code, provider=m.provider,
+                        message=m.id, kind=m.kind, attempts=count, http=outcome.http_status, error=reason)
                 await s.execute(update(Integration).where(Integration.id == m.integration_id).values(
                     last_error=code, last_error_at=now,
                     last_error_message=f"message {m.id} ({m.kind}) to {m.target} failed after {count} attempt(s): {reason}",
                     # A dead grant fails every message: the integration needs a reconnect.
                     **({"status": "error"} if code == "INVALID_CREDENTIALS" else {}),
                 ))
-                self.svc.signals.emit(s, "integrationError", m.org_id, {
+                # The target's first failure in its window is told now; the rest are summed up
+                # once the window closes (deliveries/notices.py).
+                await tell_failure(self.svc, s, m.org_id, m.integration_id, m.target, {
                     "integrationId": m.integration_id, "provider": m.provider, "target": m.target, "messageId": m.id,
                     "kind": m.kind, "attempts": count, "httpStatus": outcome.http_status,
                     "error": reason, "code": code,
-                })
+                }, now)
 
     async def _health(self, s, healthy: set, failing: set, gone: dict, now: datetime) -> None:
         """Targets' health: a success clears ``failing_since``; a target failing without

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..db import Credential, Integration
 from ..errors import ProviderError
 from ..metering import attribute
+from ..deliveries.notices import sum_up
 from ..runtime.once import prune
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ async def token_refresh(svc: "Services", at: datetime) -> int:
             await svc.vault.get(row.id, _refresher(svc, row))
             refreshed += 1
         except ProviderError as exc:
-            log.warning("token refresh of %s failed: %s", row.id, exc.message)
+            # The vault logged the failure (axhub.failures); this adds which job met it.
+            log.debug("token refresh of %s failed: %s", row.id, exc.message)
     return refreshed
 
 
@@ -60,7 +62,10 @@ async def delivery_retries(svc: "Services", at: datetime) -> int:
     """One round of the delivery worker, from the scheduler: retries fall due even in a
     process whose own worker loop is off (``AXHUB_DELIVERY_WORKER=0``, ``axhub worker``).
     Leases keep two processes from attempting the same message."""
-    return await svc.worker.run_due(at)
+    done = await svc.worker.run_due(at)
+    # The failures of each target since its first was told, summed up once its window closes.
+    await sum_up(svc, at)
+    return done
 
 
 async def upkeep(svc: "Services", at: datetime) -> int:

@@ -20,6 +20,7 @@ from ..errors import ApiError, InvalidCredentials, ProviderError
 from ..events.service import record_from_provider
 from ..ids import new_id
 from ..integrations.service import connection
+from ..oplog import failure
 from ..runtime.services import Services
 from .engine import Engine
 from .lock import RECORD, RUNNING, acquire, release, release_statement, renew
@@ -147,6 +148,10 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
         errors = [*(engine.errors if engine else []), {"eventId": None, "error": "internal error", "code": "SYNC_FAILED"}]
     duration = time.perf_counter() - started
     finished = now()
+    if status != "completed":  # the operator's line: which integration, which spec code
+        first = next((e.get("error") for e in errors if e.get("error")), None)
+        failure(f"sync_{status}", integration=row.id, code=main_code(status, errors), provider=row.provider,
+                run=run_id, errors=len(errors), dry_run=options.dry_run, message=message or first)
     await asyncio.gather(marked, return_exceptions=True)  # the final record must come after it
     stats = engine.summary() if engine else {}
     released = False
@@ -172,7 +177,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
                 svc.signals.emit(s, kind, row.org_id, {"integrationId": row.id, "provider": row.provider, "syncId": run_id,
                                                        "status": status, "statistics": stats, "message": message})
                 # People told as the integration's notifications ask, with the same record.
-                await after_sync(svc, s, row, run_id, status, stats, message)
+                await after_sync(svc, s, row, run_id, status, stats, message, errors)
             # Released with the final record: whoever sees the run finished may start the next.
             await s.execute(release_statement(row.id, run_id, **state))
         released = True
