@@ -23,6 +23,15 @@ from .errors import (  # noqa: E402
     SettingsError,
 )
 from .provider import ProviderContext  # noqa: E402
+from .inbound import (  # noqa: E402
+    InboundAnswer,
+    InboundRequest,
+    Signal,
+    SubscribeRequest,
+    Subscribed,
+    Subscription,
+    SubscriptionLookup,
+)
 from . import oauth, oauth_hooks, templates  # noqa: E402
 from .chat import Chat  # noqa: E402
 from .validation import TimeZone  # noqa: E402
@@ -59,6 +68,8 @@ __all__ = [
     "DeliveryOutcome",
     "Endpoint",
     "Grant",
+    "InboundAnswer",
+    "InboundRequest",
     "InvalidCredentials",
     "Notification",
     "OAuthError",
@@ -72,6 +83,11 @@ __all__ = [
     "Scope",
     "Settings",
     "SettingsError",
+    "Signal",
+    "SubscribeRequest",
+    "Subscribed",
+    "Subscription",
+    "SubscriptionLookup",
     "SyncSettings",
     "TimeZone",
     "UserInfo",

@@ -21,7 +21,7 @@ PROVIDER_TYPES: tuple[str, ...] = ("calendar", "communication", "video", "storag
 
 # What a plugin can do; the core and `axhub plugins` show these.
 Capability = Literal[
-    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance", "signing"
+    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance", "signing", "push"
 ]
 
 

@@ -11,6 +11,7 @@ import msgspec
 
 from ..db import Integration
 from ..integrations import schemas as s
+from ..push.mode import Mode, modes, safety_due
 from ..runtime.services import Services
 from ..types import UserInfo
 from ..vault import mask_settings
@@ -38,7 +39,27 @@ async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut
     fires = await svc.scheduler.next_fire_times([r.id for r in scheduled])
     # The schedule's own next fire time; its grid (the same answer) when none is held here.
     next_syncs = {r.id: fires.get(r.id) or svc.scheduler.next_sync(r) for r in scheduled}
-    return [view(svc, r, stats.get(r.id, {}), next_syncs.get(r.id)) for r in rows]
+    pushed = await modes(svc, rows)
+    for r in scheduled:
+        due = safety_due(svc, r) if r.id in pushed and pushed[r.id].healthy else None
+        if due is not None and next_syncs[r.id] is not None and due > next_syncs[r.id]:
+            # With push healthy the syncInterval fires pass until the safety poll is due.
+            next_syncs[r.id] = svc.scheduler.next_sync(r, due)
+    return [view(svc, r, stats.get(r.id, {}), next_syncs.get(r.id), push_status(svc, pushed.get(r.id)))
+            for r in rows]
+
+
+def push_status(svc: Services, mode: Mode | None) -> s.PushStatus | None:
+    if mode is None:
+        return None
+    return s.PushStatus(mode=mode.mode, state=mode.state, until=mode.until, reason=mode.reason,  # type: ignore[arg-type]
+                        last_notification_at=mode.last_notification_at,
+                        safety_poll_seconds=svc.config.push_safety_poll if mode.healthy else None)
+
+
+async def push_of(svc: Services, row: Integration) -> s.PushStatus | None:
+    """The integration's push status alone (``POST /test``)."""
+    return push_status(svc, (await modes(svc, [row])).get(row.id))
 
 
 async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
@@ -55,7 +76,8 @@ def _secret_paths(svc: Services, slug: str) -> tuple[str, ...]:
     return record.info.secret_settings if record is not None and record.info is not None else ()
 
 
-def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
+def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None,
+         push: s.PushStatus | None = None) -> s.IntegrationOut:
     last_error = (
         s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
         if row.last_error
@@ -80,4 +102,5 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
         account=msgspec.convert(row.account, UserInfo),
         last_error=last_error,
         next_sync=next_sync,
+        push=push,
     )

@@ -28,6 +28,7 @@ from .schema_viewer import assets
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
+from .routes.hooks import handlers as hook_handlers
 from .routes.integrations import IntegrationsController
 from .routes.organizations import OrganizationController
 from .routes.sync import SyncController
@@ -113,7 +114,8 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
             await svc.aclose()
 
     route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
-                                 AnalyticsController, OrganizationController, oauth_return, assets(), *console.handlers()]
+                                 AnalyticsController, OrganizationController, oauth_return, assets(), *console.handlers(),
+                                 *hook_handlers]
     if config.sandbox and not config.sandbox_url:
         route_handlers.extend(sandbox_mounts(svc))
 

@@ -167,7 +167,9 @@ async def disconnect(svc: Services, identity: Identity, integration_id: str) -> 
     record = svc.plugins.records.get(row.provider)
     if record is None or record.status != "loaded":
         notes.append(f"provider plugin {row.provider!r} is not loaded: nothing was undone at the provider")
-    elif svc.hub.implements(row.provider, "disconnect"):
+    else:
+        await svc.lifecycle.disconnecting(row)  # what needs the grant goes first (push subscriptions)
+    if record is not None and record.status == "loaded" and svc.hub.implements(row.provider, "disconnect"):
         try:
             report = await svc.hub.call(row.provider, "disconnect", connection=connection(svc, row))
         except ProviderError as exc:
