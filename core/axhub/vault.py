@@ -28,7 +28,7 @@ import msgspec
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import bindparam, select, update
 
-from .db import Credential, Database, Integration
+from .db import Credential, Database, Integration, PushSubscription
 from .errors import InvalidCredentials, ProviderError
 from .oplog import failure
 from .types import Credentials
@@ -293,5 +293,10 @@ class Vault:
                 if rotated != row.settings:
                     row.settings = rotated
                     count += 1
+            # Push channels' tokens (docs/push.md): opened on every notification, so a
+            # retired key must have sealed none of them.
+            for sub in (await s.execute(select(PushSubscription))).scalars().all():
+                sub.secret = self.cipher.rotate(sub.secret)
+                count += 1
         return count
 

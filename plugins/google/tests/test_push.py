@@ -234,3 +234,62 @@ async def _integration_row(hub: HubServer, integration_id: str):
 
     async with hub.services.db.session() as s:
         return await s.get(Integration, integration_id)
+
+
+def test_a_dropped_notification_is_caught_by_the_safety_poll(hub, cal):
+    with hub.client("manager") as api:
+        integration_id = connect_pushing(hub, api)
+        cal.control.post("/_control/push", json={"drop": 1})
+        cal.insert_event("Never notified", *JUNE)
+        state = push_state(hub)
+        assert state["deliveries"][-1]["dropped"] is True and state["drop"] == 0
+        hub.run(hub.services.tasks.drain())
+        assert not [e for e in local_events(api) if e["title"] == "Never notified"]
+        row = hub.run(_integration_row(hub, integration_id))
+        safety = timedelta(seconds=hub.services.config.push_safety_poll)
+        # Within the safety poll the syncInterval fire is left to push; past it, it syncs.
+        assert hub.run(run_job(hub.services, "sync", row.last_sync + safety - timedelta(seconds=60),
+                               integration_id=integration_id)) == "push"
+        assert hub.run(run_job(hub.services, "sync", row.last_sync + safety + timedelta(seconds=1),
+                               integration_id=integration_id)) == "started"
+        assert [e for e in local_events(api) if e["title"] == "Never notified"]
+
+
+def test_an_expired_channel_delivers_nothing_and_the_hub_polls_until_it_is_renewed(hub, cal):
+    with hub.client("manager") as api:
+        integration_id = connect_pushing(hub, api)
+        [sub] = rows(hub, PushSubscription)
+        assert cal.control.post("/_control/push/expire", json={}).json() == {"expired": 1}
+        cal.insert_event("After expiry", *JUNE)
+        assert [d["state"] for d in push_state(hub)["deliveries"]] == ["sync"]
+        # Past the expiry the upkeep round opens a new channel (the old one is gone at Google).
+        after = sub.expires_at + timedelta(seconds=1)
+        hub.run(run_job(hub.services, "push-upkeep", after))
+        [new] = rows(hub, PushSubscription)
+        assert new.id != sub.id
+        wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("mode") == "push")
+        cal.insert_event("Pushed again", *JUNE)
+        wait_until(lambda: [e for e in local_events(api) if e["title"] == "Pushed again"])
+
+
+def test_two_rounds_at_once_renew_once_and_rotated_keys_keep_channels_verified(hub, cal):
+    import asyncio
+
+    with hub.client("manager") as api:
+        connect_pushing(hub, api)
+        [old] = rows(hub, PushSubscription)
+        at = old.renew_at + timedelta(seconds=1)
+
+        async def both():
+            return await asyncio.gather(run_job(hub.services, "push-upkeep", at), run_job(hub.services, "push-upkeep", at))
+
+        hub.run(both())
+        state = push_state(hub)
+        assert state["stopped"] == [old.provider_id] and len(state["channels"]) == 1
+        assert len(rows(hub, PushSubscription)) == 1
+        [before] = rows(hub, PushSubscription)
+        assert hub.run(hub.services.vault.rotate_all()) >= 1
+        [after] = rows(hub, PushSubscription)
+        assert after.secret != before.secret  # re-sealed
+        cal.insert_event("After rotation", *JUNE)
+        wait_until(lambda: [e for e in local_events(api) if e["title"] == "After rotation"])
