@@ -29,6 +29,7 @@ from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
 from .routes.hooks import handlers as hook_handlers
+from ..push.receive import MAX_BODY as HOOK_BODY
 from .routes.integrations import IntegrationsController
 from .routes.organizations import OrganizationController
 from .routes.sync import SyncController
@@ -66,7 +67,7 @@ def _validation(request: Request, exc: ValidationException) -> Response:
     return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail)))
 
 
-def _http(_: Request, exc: HTTPException) -> Response:
+def _http(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotFoundException):
         return _envelope(ApiError("NOT_FOUND", "no such route"))
     if isinstance(exc, NotAuthorizedException):
@@ -74,7 +75,8 @@ def _http(_: Request, exc: HTTPException) -> Response:
     if exc.status_code == HTTP_405_METHOD_NOT_ALLOWED:
         return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail), headers=exc.headers))
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {MAX_BODY // 1024 // 1024} MiB"))
+        limit = f"{HOOK_BODY // 1024} KiB" if request.url.path.startswith("/hooks/") else f"{MAX_BODY // 1024 // 1024} MiB"
+        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {limit}"))
     if exc.status_code < 500:
         # Litestar's own client errors (a bad Content-Length, …): the caller's fault.
         return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail), status=exc.status_code, headers=exc.headers))

@@ -12,7 +12,7 @@ from ..deliveries import Deliveries, DeliveryWorker
 from ..deliveries.queue import Store
 from ..metering import CallRecorder
 from ..plugins import Hub, PluginManager
-from ..push.lifecycle import close_for, open_for
+from ..push.lifecycle import close_for, follow
 from ..push.work import PushWork
 from ..runtime.services import Services
 from ..runtime.signals import Signals, utcnow
@@ -53,7 +53,7 @@ def build_services(config: Config, plugins: PluginManager | None = None,
         # Off the request's path: the provider's watch call is not the caller's wait;
         # a subscription that fails to open is retried by the push upkeep job.
         if row.status == "connected":
-            svc.tasks.spawn(open_for(svc, row), name=f"push-open-{row.id}")
+            svc.tasks.spawn(follow(svc, row), name=f"push-follow-{row.id}")
 
     async def unsubscribe_push(row: Integration) -> None:
         await close_for(svc, row)

@@ -179,3 +179,18 @@ async def mark_for_renewal(svc: Services, subscription_ids: list[str], at: datet
     values: dict[str, Any] = {"renew_at": at, "updated_at": at}
     async with svc.db.session() as s, s.begin():
         await s.execute(update(PushSubscription).where(PushSubscription.id.in_(subscription_ids)).values(**values))
+
+
+async def follow(svc: Services, row: Integration) -> None:
+    """The integration was connected or its settings saved: open its subscription if it
+    has none live, else renew the live ones at once, so that they watch what the new
+    settings sync (another calendar) rather than what the old ones did."""
+    live = [sub for sub in await store.of_integration(svc, row.id, row.org_id) if sub.state in LIVE]
+    if not live:
+        await open_for(svc, row)
+        return
+    at = now()
+    await mark_for_renewal(svc, [sub.id for sub in live], at)
+    for sub in await store.of_integration(svc, row.id, row.org_id):
+        if sub.id in {s.id for s in live}:
+            await renew_one(svc, sub, at)

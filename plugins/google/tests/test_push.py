@@ -6,7 +6,7 @@ came by push, never by a poll."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -83,8 +83,7 @@ def test_watch_handshake_confirms_the_channel_and_the_views_say_push(hub, cal):
         assert channel["token"] not in str(view)
         push = view["push"]
         assert push["mode"] == "push" and push["state"] == "active" and push["safetyPollSeconds"] == 6 * 3600
-        assert int(channel["expiration"]) // 1000 == int(
-            __import__("datetime").datetime.fromisoformat(push["until"].replace("Z", "+00:00")).timestamp())
+        assert int(channel["expiration"]) // 1000 == int(datetime.fromisoformat(push["until"].replace("Z", "+00:00")).timestamp())
         tested = run_connection_test(api, integration_id)
         assert tested["push"]["mode"] == "push"
         assert any("Change notifications are active until" in r for r in tested["recommendations"])
@@ -124,7 +123,8 @@ def test_forged_token_unknown_channel_and_bare_requests_are_refused_and_change_n
         with hub.anonymous() as anon:
             assert anon.post("/hooks/nosuchprovider", content=b"").status_code == 404
             big = anon.post("/hooks/google", headers=good, content=b"x" * (65 * 1024))
-            assert big.status_code == 413
+            assert big.status_code == 413 and big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+            assert "64 KiB" in big.json()["error"]["message"]
         hub.run(hub.services.tasks.drain())
         assert len(rows(hub, PushSignal)) == signals and len(rows(hub, SyncRun)) == runs
 
@@ -293,3 +293,20 @@ def test_two_rounds_at_once_renew_once_and_rotated_keys_keep_channels_verified(h
         assert after.secret != before.secret  # re-sealed
         cal.insert_event("After rotation", *JUNE)
         wait_until(lambda: [e for e in local_events(api) if e["title"] == "After rotation"])
+
+
+def test_new_settings_renew_the_channel_so_it_watches_the_calendar_now_synced(hub, cal):
+    with hub.client("manager") as api:
+        integration_id = connect_pushing(hub, api)
+        [old] = push_state(hub)["channels"]
+        # The sandbox user's own calendar, by its id (its address) instead of "primary".
+        me = api.get(f"/api/integrations/{integration_id}").json()["data"]["account"]["email"]
+        saved = api.put(f"/api/integrations/{integration_id}/settings", json={"settings": {"calendarId": me}})
+        assert saved.status_code == 200, saved.text
+        hub.run(hub.services.tasks.drain())
+        state = push_state(hub)
+        assert state["stopped"] == [old["id"]]
+        [channel] = state["channels"]
+        assert f"/calendars/{me}/events" in channel["resourceUri"]
+        [sub] = rows(hub, PushSubscription)
+        assert sub.resource == me and sub.provider_id == channel["id"]
