@@ -191,6 +191,8 @@ class Config:
         if self.push in ("0", "false", "no", "off"):
             return None, "push is turned off (AXHUB_PUSH=0)"
         named = (self.env.get("AXHUB_PUBLIC_URL") or "").strip().rstrip("/")
+        if not named and self.sandbox:
+            named = self.public_url  # `serve --sandbox` on loopback: the sandboxes reach it there
         if not named:
             return None, "AXHUB_PUBLIC_URL is not set, so providers have no address to notify"
         scheme, _, rest = named.partition("://")

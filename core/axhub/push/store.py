@@ -100,8 +100,8 @@ class Lookup:
 
 async def store_signals(svc: Services, rows: dict[str, PushSubscription], signals: tuple[Signal, ...]) -> list[str]:
     """Store each signal once (a duplicate of a stored one is dropped by the unique
-    key) and note the notification on its subscription; a ``confirmed`` signal makes a
-    pending subscription active. Returns the integrations with new work."""
+    key) and note the notification on its subscription; a ``confirmed`` or ``changed``
+    signal makes a pending subscription active. Returns the integrations with new work."""
     at = now()
     fresh: list[str] = []
     for signal in signals:
@@ -115,8 +115,11 @@ async def store_signals(svc: Services, rows: dict[str, PushSubscription], signal
                     dedupe_key=signal.key[:200], detail=signal.detail[:500] or None, received_at=at,
                     handled_at=None, handled_by=None))
                 values: dict[str, Any] = {"last_notified_at": at, "updated_at": at}
-                if signal.kind == "confirmed":
-                    values.update(confirmed_at=at)
+                if signal.kind in ("confirmed", "changed"):
+                    # A change that came through the subscription proves it as well as the
+                    # confirmation does (which may have been lost on the way).
+                    if signal.kind == "confirmed":
+                        values.update(confirmed_at=at)
                     await s.execute(update(PushSubscription).where(PushSubscription.id == row.id,
                                                                    PushSubscription.state == "pending")
                                     .values(state="active"))

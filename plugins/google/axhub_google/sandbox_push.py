@@ -8,7 +8,7 @@ followed by the ``sync`` message (number 1). Each change after that is an ``exis
 message with the next number; changes made by one request are one message. A channel
 delivers nothing past its expiration. Google requires an https address; the sandbox
 takes http too, but only on loopback (the hub beside it). Controls (``/_control/push``)
-drop or duplicate the next notifications and expire channels.
+drop, duplicate or delay the next notifications and expire channels.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class Push:
         self.stopped: list[str] = []
         self.drop = 0  # the next this many notifications are not sent
         self.duplicate = 0  # the next this many are sent twice
+        self.delay = 0.0  # seconds each notification waits before it is sent
         self.deliveries: list[dict[str, Any]] = []
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -145,6 +146,8 @@ class Push:
             return
         times = 2 if self.duplicate > 0 else 1
         self.duplicate = max(0, self.duplicate - 1)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         async with httpx.AsyncClient(timeout=10) as client:
             for _ in range(times):
                 try:
@@ -166,6 +169,8 @@ class Push:
             self.drop = max(0, int(data["drop"]))
         if "duplicate" in data:
             self.duplicate = max(0, int(data["duplicate"]))
+        if "delay" in data:
+            self.delay = min(max(0.0, float(data["delay"])), 30.0)
         return self.describe()
 
     def expire(self, channel_id: str | None) -> int:
@@ -178,5 +183,5 @@ class Push:
 
     def describe(self) -> dict[str, Any]:
         return {"channels": [{**c.view(), "address": c.address, "messages": c.number} for c in self.channels.values()],
-                "stopped": list(self.stopped), "drop": self.drop, "duplicate": self.duplicate,
+                "stopped": list(self.stopped), "drop": self.drop, "duplicate": self.duplicate, "delay": self.delay,
                 "deliveries": list(self.deliveries)}

@@ -215,15 +215,17 @@ def test_disconnect_stops_the_channel_at_google(hub, cal):
         assert notify(hub, late).status_code == 404
 
 
-def test_without_a_public_address_the_integration_polls(hub, make_hub):
-    polling = make_hub({"AXHUB_PUSH": "auto", "AXHUB_PLUGINS": "google", "AXHUB_PUBLIC_URL": "",
+def test_without_a_public_https_address_the_integration_polls(hub, make_hub):
+    # Its sandboxes are the other hub's (AXHUB_SANDBOX_URL); its own address is plain http
+    # and not loopback, which no provider pushes to.
+    polling = make_hub({"AXHUB_PUSH": "auto", "AXHUB_PLUGINS": "google", "AXHUB_PUBLIC_URL": "http://hub.example.test",
                         "AXHUB_SANDBOX_URL": hub.services.hub.sandbox_base})
     with polling.client("manager") as api:
         integration_id = connect_google(api)
         polling.run(polling.services.tasks.drain())
         push = integration(api, integration_id)["push"]
         assert push == {"mode": "polling", "state": "unavailable", "until": None,
-                        "reason": "AXHUB_PUBLIC_URL is not set, so providers have no address to notify",
+                        "reason": "AXHUB_PUBLIC_URL is not an https address (providers push only to https)",
                         "lastNotificationAt": None, "safetyPollSeconds": None}
         assert push_state(hub)["channels"] == []
         assert hub.sandbox("google").get("/_control/stats").json()["counters"].get("events.watch", 0) == 0
@@ -310,3 +312,30 @@ def test_new_settings_renew_the_channel_so_it_watches_the_calendar_now_synced(hu
         assert f"/calendars/{me}/events" in channel["resourceUri"]
         [sub] = rows(hub, PushSubscription)
         assert sub.resource == me and sub.provider_id == channel["id"]
+
+
+def test_a_lost_confirmation_is_made_up_for_by_the_first_change_and_late_notifications_still_sync(hub, cal):
+    with hub.client("manager") as api:
+        cal.control.post("/_control/push", json={"drop": 1})  # the sync message that follows the watch
+        integration_id = connect_google(api)
+        hub.run(hub.services.tasks.drain())
+        assert push_state(hub)["deliveries"][0]["dropped"] is True
+        assert integration(api, integration_id)["push"]["state"] == "pending"
+        cal.control.post("/_control/push", json={"delay": 0.2})
+        cal.insert_event("Late but pushed", *JUNE)
+        wait_until(lambda: [e for e in local_events(api) if e["title"] == "Late but pushed"])
+        assert integration(api, integration_id)["push"]["mode"] == "push"
+
+
+def test_the_push_address(tmp_path):
+    from axhub.config import Config
+
+    def address(**env):
+        return Config.from_env({"AXHUB_DATA_DIR": str(tmp_path), **env}, recorded=False).push_address()
+
+    assert address(AXHUB_PUBLIC_URL="https://hub.example.com/") == ("https://hub.example.com", "")
+    assert address() == (None, "AXHUB_PUBLIC_URL is not set, so providers have no address to notify")
+    assert address(AXHUB_PUBLIC_URL="http://127.0.0.1:9000")[0] is None  # loopback without the sandboxes
+    assert address(AXHUB_PUBLIC_URL="http://127.0.0.1:9000", AXHUB_SANDBOX="1") == ("http://127.0.0.1:9000", "")
+    assert address(AXHUB_SANDBOX="1")[0] == "http://127.0.0.1:8000"  # serve --sandbox on loopback
+    assert address(AXHUB_PUBLIC_URL="https://hub.example.com", AXHUB_PUSH="0")[0] is None
