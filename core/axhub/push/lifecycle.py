@@ -173,10 +173,12 @@ async def open_missing(svc: Services) -> int:
     return opened
 
 
-async def mark_for_renewal(svc: Services, subscription_ids: list[str], at: datetime) -> None:
-    """A provider asked for a renewal (reauthorisation) or dropped a subscription: the
-    next round renews or reopens it."""
+async def mark_for_renewal(svc: Services, subscription_ids: list[str], at: datetime, *, gone: bool = False) -> None:
+    """A provider asked for a renewal (reauthorisation), or dropped a subscription
+    (``gone``: it ends now, so the next round opens a new one instead of renewing)."""
     values: dict[str, Any] = {"renew_at": at, "updated_at": at}
+    if gone:
+        values["expires_at"] = at
     async with svc.db.session() as s, s.begin():
         await s.execute(update(PushSubscription).where(PushSubscription.id.in_(subscription_ids)).values(**values))
 

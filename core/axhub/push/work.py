@@ -83,9 +83,11 @@ class PushWork:
         if kinds["revoked"]:
             await _revoked(svc, row)
             return
-        if kinds["reauthorize"] or kinds["removed"]:
-            await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind in ("reauthorize", "removed")}),
-                                   datetime.now(timezone.utc))
+        at = datetime.now(timezone.utc)
+        if kinds["reauthorize"]:
+            await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "reauthorize"}), at)
+        if kinds["removed"]:
+            await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "removed"}), at, gone=True)
         if not kinds["changed"]:
             return  # a confirmation: acknowledged, nothing to sync
         if row.status == "error" and row.last_error == "INVALID_CREDENTIALS":
