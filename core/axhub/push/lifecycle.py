@@ -35,6 +35,14 @@ def _request(svc: Services, address: str, row: PushSubscription, secret: str, pr
     return SubscribeRequest(id=row.id, secret=secret, address=f"{address}/hooks/{provider}", ttl_seconds=svc.config.push_ttl)
 
 
+def _said(exc: Exception) -> str:
+    """What a failure is recorded as: the spec's code and the provider's message, or
+    (a plugin's own fault) only the exception's type, which carries no secret."""
+    if isinstance(exc, ProviderError):
+        return f"{exc.code}: {exc.message}"[:2000]
+    return f"INTERNAL_ERROR: the plugin failed ({type(exc).__name__})"
+
+
 def _backoff(failures: int) -> timedelta:
     return timedelta(seconds=min(60 * 2 ** max(0, failures - 1), 3600))
 
@@ -59,11 +67,10 @@ async def open_for(svc: Services, row: Integration) -> str | None:
     try:
         got = await svc.hub.call(row.provider, "subscribe", connection=connection(svc, row),
                                  request=_request(svc, address, sub, secret, row.provider))
-    except ProviderError as exc:
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not leave it pending for ever
         # Kept as failing: the integration polls meanwhile, and upkeep tries again.
-        await store.update_row(svc, sub.id, state="failing", failures=1, last_error=f"{exc.code}: {exc.message}"[:2000],
-                               renew_at=at + _backoff(1))
-        log.warning("push subscription of %s not opened: %s", row.id, exc.message)
+        await store.update_row(svc, sub.id, state="failing", failures=1, last_error=_said(exc), renew_at=at + _backoff(1))
+        log.warning("push subscription of %s not opened: %s", row.id, _said(exc))
         return sub.id
     await _saved(svc, sub.id, got, at)
     log.info("push subscription %s of %s opened, expires %s", sub.id, row.id, got.expires_at)
@@ -120,12 +127,12 @@ async def renew_one(svc: Services, old: PushSubscription, at: datetime) -> str:
                                      subscription=store.as_subscription(svc, old), request=request)
         else:  # never opened, or expired there: opened again
             got = await svc.hub.call(row.provider, "subscribe", connection=connection(svc, row), request=request)
-    except ProviderError as exc:
+    except Exception as exc:  # noqa: BLE001 - likewise: failing, retried with backoff
         await store.remove(svc, new.id)
         failures = old.failures + 1
         await store.update_row(svc, old.id, state="failing", failures=failures, lease_owner=None, lease_until=None,
-                               last_error=f"{exc.code}: {exc.message}"[:2000], renew_at=at + _backoff(failures))
-        log.warning("push subscription %s of %s not renewed (%d failures): %s", old.id, row.id, failures, exc.message)
+                               last_error=_said(exc), renew_at=at + _backoff(failures))
+        log.warning("push subscription %s of %s not renewed (%d failures): %s", old.id, row.id, failures, _said(exc))
         return "failed"
     if got.provider_id == old.provider_id:  # renewed in place (Graph's PATCH): the old row lives on
         await store.remove(svc, new.id)

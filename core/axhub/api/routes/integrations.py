@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import OptionalBody, errors
-import msgspec
-
 from ...analytics.views import one_view, push_of, views
 from ...auth import Identity, require_role
 from ...integrations import connect, manage, service
@@ -98,7 +97,7 @@ class IntegrationsController(Controller):
             advice.append(f"Change notifications are active until {push.until.isoformat() if push.until else 'revoked'}"
                           "; they are renewed before they expire")
         elif push.state in ("failing", "expired"):
-            advice.append(f"Repair push: {push.reason} (see docs/push.md, \"Repairing a subscription\")")
+            advice.append(f"Repair push: {push.reason} (docs/push.md: 'Seeing and repairing a failing subscription')")
         elif push.reason:
             advice.append(f"Polling every syncInterval: {push.reason}")
         return s.TestResponse(data=msgspec.structs.replace(out, push=push, recommendations=advice))
