@@ -6,6 +6,7 @@ came by push, never by a poll."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import httpx
@@ -84,6 +85,14 @@ def test_watch_handshake_confirms_the_channel_and_the_views_say_push(hub, cal):
         push = view["push"]
         assert push["mode"] == "push" and push["state"] == "active" and push["safetyPollSeconds"] == 6 * 3600
         assert int(channel["expiration"]) // 1000 == int(datetime.fromisoformat(push["until"].replace("Z", "+00:00")).timestamp())
+        # The console's integration page says it too.
+        browser = hub.anonymous()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/console/sign-in").text).group(1)
+        assert browser.post("/console/sign-in", data={"csrf": csrf, "token": hub.token("manager")}).status_code == 303
+        page = browser.get(f"/console/integrations/{integration_id}").text
+        assert re.search(r'<dd id="push">pushed by the provider until <time [^>]+>[^<]+</time> '
+                         r'\(renewed before it expires\)</dd>', page), page
+        assert channel["token"] not in page
         tested = run_connection_test(api, integration_id)
         assert tested["push"]["mode"] == "push"
         assert any("Change notifications are active until" in r for r in tested["recommendations"])
