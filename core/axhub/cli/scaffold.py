@@ -77,6 +77,7 @@ _PARTS: dict[str, dict[str, str]] = {
         "litestar_names": ", delete, patch, post", "sandbox_imports": "from litestar.params import FromPath\n",
         "sandbox_kit": f"CalendarStore, Conflict, CursorGone, {_KIT}, StoredEvent",
         "sandbox_reset": "        calendar.reset()\n",
+        "sandbox_persist": ', "calendar": lambda: calendar',
         "sandbox_route_names": ", list_events, create_event, update_event, delete_event, *calendar.control_routes()",
         "conformance_doc": ", events synced both ways (the calendar conformance suite)",
         "conformance_import": "from axhub.testing.calendar import CalendarConformance\n"
@@ -125,6 +126,7 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "sandbox_routes": code("sandbox_routes"),
         "sandbox_kit": parts.get("sandbox_kit", _KIT),
         "sandbox_reset": parts.get("sandbox_reset", ""),
+        "sandbox_persist": parts.get("sandbox_persist", ""),
         **{k: parts.get(k, "") for k in ("litestar_names", "sandbox_imports", "sandbox_route_names", "conformance_doc")},
         "conformance_import": parts.get("conformance_import", "from axhub.testing.conformance import ProviderConformance"),
         "conformance_classes": f'class TestProviderConformance(ProviderConformance):\n    provider = "{slug}"\n'
