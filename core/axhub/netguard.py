@@ -114,6 +114,9 @@ def literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class Guard:
+    """The operator's outbound rules: which destinations a user-supplied URL may reach
+    (``allow``: CIDRs or host names opened on top of the public internet; ``https_only``)."""
+
     def __init__(self, allow: Iterable[str] = (), https_only: bool = False) -> None:
         self.networks = []
         self.hosts = set()
@@ -130,6 +133,7 @@ class Guard:
         return cls(allow, https_only=env.get("AXHUB_OUTBOUND_HTTPS_ONLY", "").lower() in {"1", "true", "yes"})
 
     def allowed(self, address) -> bool:
+        """Whether ``address`` may be called: public, or in the operator's allow-list."""
         return is_public(address) or any(address in n for n in self.networks)
 
     def check_url(self, url: str) -> tuple[str, int]:

@@ -18,8 +18,8 @@ from axhub import (
     UserInfo,
     hookimpl,
     oauth,
+    remove_created,
 )
-from axhub.sync import remove_created
 
 from .calendar import GoogleCalendar
 from .errors import google_error

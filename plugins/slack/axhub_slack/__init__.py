@@ -23,17 +23,17 @@ from axhub import (
     Grant,
     InvalidCredentials,
     Notification,
+    Policy,
     ProviderContext,
     ProviderError,
     ProviderInfo,
     Scope,
     UserInfo,
+    api_limits,
     hookimpl,
     notifications,
     oauth,
 )
-from axhub.deliveries import Policy
-from axhub.http import api_limits
 
 from . import api, messages
 from .channels import recommendations as channel_advice

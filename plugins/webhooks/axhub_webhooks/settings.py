@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from axhub import Settings, SettingsError
-from axhub.netguard import HTTP_URL_PATTERN, Blocked, Guard, validating_guard
+from axhub import HTTP_URL_PATTERN, Blocked, Guard, Settings, SettingsError, validating_guard
 
 EventName = Literal[
     "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated", "syncCompleted", "syncFailed", "integrationError"
@@ -21,14 +20,19 @@ RESERVED_HEADERS = {
 }
 
 
+def _bounds(low: float, high: float) -> msgspec.Meta:
+    """Bounds said in the schema only: WebhooksSettings checks them, naming the event."""
+    return msgspec.Meta(extra_json_schema={"minimum": low, "maximum": high})
+
+
 class RetryPolicy(Settings):
-    max_retries: int = 5
-    backoff_multiplier: float = 2.0
+    max_retries: Annotated[int, _bounds(0, 20)] = 5
+    backoff_multiplier: Annotated[float, _bounds(1, 10)] = 2.0
 
 
 class Filters(Settings):
     event_types: list[str] = []
-    min_attendance_change: float = 0.0
+    min_attendance_change: Annotated[float, _bounds(0, 1)] = 0.0
 
 
 # Custom headers ride on every delivery: a few, of a size receivers and proxies accept

@@ -23,10 +23,10 @@ from axhub import (
     ProviderInfo,
     ProviderPermissionDenied,
     UserInfo,
+    api_limits,
     hookimpl,
     oauth,
 )
-from axhub.http import api_limits
 
 from . import scopes
 from .errors import zoom_error
