@@ -255,6 +255,15 @@ class Connection:
         return (await self.credentials()).access_token
 
 
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """How often a message is retried: ``max_retries`` after the first attempt, waits
+    growing by ``backoff_multiplier`` (with jitter) from the operator's base delay."""
+
+    max_retries: int = 5
+    backoff_multiplier: float = 2.0
+
+
 class Notification(msgspec.Struct, kw_only=True):
     """A broadcast to every notifying plugin (``notify``): an event in an organisation.
 

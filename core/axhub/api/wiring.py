@@ -33,7 +33,7 @@ def build_services(config: Config, plugins: PluginManager | None = None,
     hub = Hub(config, plugins, sandbox_base, recorder)
     cipher = Cipher(config.vault_keys)
     tasks = TaskSet()
-    svc = Services(config, db, plugins, hub, cipher, Vault(db, cipher, config.refresh_margin),
+    svc = Services(config, db, plugins, hub, cipher, Vault(db, cipher, config.refresh_margin, sandbox=config.sandbox),
                    Signals(hub, tasks, db, clock), tasks, recorder, clock)
     svc.deliveries = Store(svc)
     svc.worker = DeliveryWorker(svc)

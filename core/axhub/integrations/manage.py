@@ -15,7 +15,7 @@ from ..errors import ApiError, ProviderError, validation_error
 from ..runtime.services import Services
 from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
-from ..vault import open_settings, unmask_settings
+from ..vault import SANDBOX_LOST, open_settings, unmask_settings
 from .limits import api_limits
 from . import test_notice
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
@@ -111,7 +111,8 @@ async def test(svc: Services, identity: Identity, integration_id: str, body: s.T
     if error is not None:
         status = "unhealthy"
         if error.code == "INVALID_CREDENTIALS":
-            recommendations.append(f"Reconnect {info.name}: the provider no longer accepts the stored grant")
+            recommendations.append(f"Reconnect {info.name}: the provider no longer accepts the stored grant"
+                                   + (f" ({SANDBOX_LOST})" if svc.config.sandbox else ""))
         elif error.code in ("RATE_LIMIT_EXCEEDED", "API_QUOTA_EXCEEDED"):
             recommendations.append("The provider is throttling this integration; retry later or sync less often")
         else:

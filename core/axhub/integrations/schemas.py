@@ -150,7 +150,7 @@ class ConnectResponse(Wire, kw_only=True):
 
 
 class CallbackIn(Wire, forbid_unknown_fields=True):
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096, pattern=r"\S")]  # not blank
     state: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 

@@ -9,7 +9,6 @@ from axhub import (
     CleanupReport,
     Connection,
     ConnectionReport,
-    Credentials,
     Endpoint,
     Grant,
     ProviderContext,
@@ -18,8 +17,8 @@ from axhub import (
     UserInfo,
     hookimpl,
     oauth,
+    remove_created,
 )
-from axhub.sync import remove_created
 
 from . import push
 from .calendar import GoogleCalendar
@@ -42,6 +41,7 @@ PROFILE = oauth.OAuthProfile(
 
 
 INFO = ProviderInfo(
+    oauth2=PROFILE,  # the standard refresh (axhub.oauth_hooks); the other OAuth hooks are Google's own
     slug="google",
     name="Google Calendar",
     type="calendar",
@@ -99,11 +99,6 @@ async def exchange_code(ctx: ProviderContext, request, code: str) -> Grant:
         user=UserInfo(id=me.get("sub"), email=me.get("email"), name=me.get("name"), avatar=me.get("picture")),
         granted_scopes=credentials.scopes,
     )
-
-
-@hookimpl
-async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
-    return await oauth.refresh(ctx, credentials, PROFILE)
 
 
 @hookimpl

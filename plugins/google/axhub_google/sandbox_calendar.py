@@ -121,6 +121,13 @@ class Calendar:
         self.on_change: Callable[[], None] = lambda: None
         self.reset()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Kept across restarts (axhub.sandbox persist): the data, not who listens to it.
+        return {k: v for k, v in vars(self).items() if k != "on_change"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+
     def reset(self) -> None:
         self.events: dict[str, Stored] = {}  # insertion order is the default listing order
         self.snapshots: OrderedDict[int, Snapshot] = OrderedDict()

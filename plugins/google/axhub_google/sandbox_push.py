@@ -53,6 +53,14 @@ class Push:
         self.resource_id = secrets.token_urlsafe(20)  # the calendar's events, as Google names it
         self.reset()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Kept across restarts (axhub.sandbox persist): the channels; not the controls a
+        # test set, nor the notifications in flight.
+        return {"resource_id": self.resource_id, "channels": self.channels, "stopped": self.stopped}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+
     def reset(self) -> None:
         self.channels: dict[str, Channel] = {}
         self.stopped: list[str] = []
