@@ -32,6 +32,7 @@ from axhub import (
     remove_created,
 )
 
+from . import push
 from .graph import IDENTITY, at_tenant, first_line, graph_error, normalise_scopes, tenant_of
 from .settings import MicrosoftSettings
 
@@ -77,7 +78,7 @@ INFO = ProviderInfo(
     ),
     default_scopes=("calendar.read", "calendar.write", "events.manage"),
     settings_type=MicrosoftSettings,
-    capabilities=("oauth", "pkce", "refresh", "calendar_sync", "meetings", "notify"),
+    capabilities=("oauth", "pkce", "refresh", "calendar_sync", "meetings", "notify", "push"),
     endpoints={
         "authorize": Endpoint(f"{LOGIN}/authorize", "/{tenant}/oauth2/v2.0/authorize"),
         "token": Endpoint(f"{LOGIN}/token", "/{tenant}/oauth2/v2.0/token"),
@@ -270,3 +271,25 @@ async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delive
         # refuses): no retry changes it. No answer, or a 5xx, may pass.
         return notifications.refused(exc, final=exc.status is not None and 400 <= exc.status < 500)
     return DeliveryOutcome(status="delivered", http_status=201, excerpt=msgspec.json.encode(result).decode()[:500])
+
+
+# Push (docs/push.md): a Graph subscription to the synced calendar's events, renewed in
+# place, each notification's clientState verified.
+@hookimpl
+async def subscribe(ctx: ProviderContext, connection: Connection, request):
+    return await push.subscribe(ctx, connection, request)
+
+
+@hookimpl
+async def renew(ctx: ProviderContext, connection: Connection, subscription, request):
+    return await push.renew(ctx, connection, subscription, request)
+
+
+@hookimpl
+async def unsubscribe(ctx: ProviderContext, connection: Connection, subscription) -> None:
+    await push.unsubscribe(ctx, connection, subscription)
+
+
+@hookimpl
+async def receive(request, subscriptions):
+    return await push.receive(request, subscriptions)

@@ -56,7 +56,8 @@ from .graph import GRAPH_RESOURCE, valid_tenant
 from .sandbox_calls import GraphApi, Throttle, route_of
 from .sandbox_media import GRAPH_FAULTS, ODATA_JSON
 from .sandbox_outlook import Outlook
-from .sandbox_routes import outlook_routes, teams_routes
+from .sandbox_push import Subscriptions
+from .sandbox_routes import outlook_routes, push_routes, teams_routes
 from .sandbox_teams import Teams
 
 CLIENT = ("axhub-sandbox-microsoft", "sandbox-secret-microsoft")
@@ -169,6 +170,8 @@ def create_app():
     faults = Faults(per_call=lambda path: route_of(path[len("/v1.0"):]))
     teams = Teams(TENANT_ID, USER.id, USER.name, USER.email)
     api = GraphApi(server, faults, Outlook(USER.name, USER.email, teams), CALENDARS, DEFAULT_CALENDAR, _graph_scope, teams)
+    push = Subscriptions(CLIENT[0], USER.id, TENANT_ID, CALENDARS, DEFAULT_CALENDAR)
+    api.outlook.on_change = push.changed
 
     def render_fault(fault: Fault) -> Response:
         if "/oauth2/v2.0/" in fault.path:
@@ -365,6 +368,7 @@ def create_app():
             setattr(state, field.name, getattr(fresh, field.name))
         api.outlook.meeting_providers = state.online_meeting_providers
         api.reset()
+        push.reset()
 
     def stats() -> dict[str, Any]:
         return {"counters": {**server.counters, **{f"graph.{k}": v for k, v in api.counters.items()}},
@@ -373,9 +377,10 @@ def create_app():
                 "teams": {"onlineMeetings": len(teams.meetings), "messages": len(teams.messages)}}
 
     return build_app([authorize, token, me, default_calendar, one_calendar, configure, *outlook_routes(api, server),
-                      *teams_routes(api)],
+                      *teams_routes(api), *push_routes(api, push)],
                      server=server, faults=faults, render_fault=render_fault, on_reset=on_reset, extra_stats=stats,
-                     persist={"graph": lambda: state, "outlook": lambda: api.outlook, "teams": lambda: teams})
+                     persist={"graph": lambda: state, "outlook": lambda: api.outlook, "teams": lambda: teams,
+                              "push": lambda: push})
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

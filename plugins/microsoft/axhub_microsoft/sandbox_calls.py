@@ -141,17 +141,33 @@ class GraphApi:
         if operation is None:
             return error(GraphFault(400, "BadRequest", f"Resource not found for the segment '{call.path.rsplit('/', 1)[-1]}'."))
         name, scopes = operation
+        refused, used = self.admit(call, authorization, name, scopes)
+        if refused is not None:
+            return refused
+        try:
+            result = self._operation(name, match, call)
+        except GraphFault as exc:
+            return error(exc)
+        if used is not None and used >= 0.8:
+            result.headers["x-ms-throttle-limit-percentage"] = f"{used:.1f}"
+        return result
+
+    def admit(self, call: Call, authorization: str | None, name: str,
+              scopes: tuple[str, ...]) -> tuple[Result | None, float | None]:
+        """What every call goes through before its operation (the subscriptions' routes
+        too): an injected fault, the token, throttling, the scopes. (the refusal or None,
+        the share of the throttling limit used)."""
         self.counters[name] += 1
         fault = self.faults.take(call.method, "/v1.0" + call.path, per_call=True)
         if fault is not None and fault.status:
             code, message = GRAPH_FAULTS.get(fault.status, ("UnknownError", f"HTTP {fault.status}"))
             headers = {"Retry-After": "0.128"} if fault.status in (429, 503) else {}
             if fault.body is not None:
-                return Result(fault.status, fault.body, {**headers, **fault.headers})
-            return error(GraphFault(fault.status, code, message, {**headers, **fault.headers}))
+                return Result(fault.status, fault.body, {**headers, **fault.headers}), None
+            return error(GraphFault(fault.status, code, message, {**headers, **fault.headers})), None
         issued = self.server.bearer(authorization)
         if issued is None:
-            return error(GraphFault(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid."))
+            return error(GraphFault(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")), None
         # A request sent again before the Retry-After it was given is counted: Graph
         # holds such early retries against the app.
         key = (call.method, call.path, json.dumps(call.body, sort_keys=True))
@@ -163,17 +179,11 @@ class GraphApi:
             self.counters["throttled"] += 1
             self.refused[key] = time.monotonic() + wait
             return error(GraphFault(429, "TooManyRequests", "Please retry again later.",
-                                    {"Retry-After": f"{wait:.3f}", "x-ms-throttle-information": "ResourceUnitLimitExceeded"}))
+                                    {"Retry-After": f"{wait:.3f}", "x-ms-throttle-information": "ResourceUnitLimitExceeded"})), None
         granted = {self.scope_of(s).lower() for s in issued.scopes}
         if not granted & {s.lower() for s in scopes}:
-            return error(GraphFault(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."))
-        try:
-            result = self._operation(name, match, call)
-        except GraphFault as exc:
-            return error(exc)
-        if used is not None and used >= 0.8:
-            result.headers["x-ms-throttle-limit-percentage"] = f"{used:.1f}"
-        return result
+            return error(GraphFault(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")), None
+        return None, used
 
     def _calendar(self, match: re.Match) -> str:
         cid = match.groupdict().get("cid")
@@ -284,9 +294,14 @@ def _select(items: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str
     return [{k: v for k, v in item.items() if k in chosen or k in ("id", "@odata.etag")} for item in items]
 
 
+# The subscriptions' calls (sandbox_push) pass the same admission, then run their own
+# operation: creating one waits for the validation handshake.
+SUBSCRIPTIONS = re.compile(r"/subscriptions(?:/(?P<sid>[^/]+))?")
+
+
 def route_of(path: str) -> bool:
     """Whether ``path`` (below /v1.0) is one of the calls the pipeline serves."""
-    return any(pattern.fullmatch(path) for pattern, _ in ROUTES)
+    return any(pattern.fullmatch(path) for pattern, _ in ROUTES) or bool(SUBSCRIPTIONS.fullmatch(path))
 
 
 def _filter(text: str | None) -> Callable[[Any], bool] | None:

@@ -81,7 +81,16 @@ class Outlook:
         self.seq = 0
         self.snapshot_ids = 0
         self.as_text = False  # the current call asked for text bodies
+        # Told of every change (changeType, calendar, event): the subscriptions notify.
+        self.on_change: Callable[[str, str, dict[str, Any]], None] = lambda change, calendar, event: None
         self.reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Kept across restarts (axhub.sandbox persist): the data, not who listens to it.
+        return {k: v for k, v in vars(self).items() if k != "on_change"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
 
     def reset(self) -> None:
         self.events: dict[str, Stored] = {}
@@ -135,6 +144,7 @@ class Outlook:
             "organizer": {"emailAddress": dict(self.owner)},
         }
         stored = Stored(event, calendar, self.seq, start, end)
+        self.on_change("updated" if event_id in self.events else "created", calendar, event)
         self.events[event_id] = stored
         return stored
 
@@ -195,6 +205,7 @@ class Outlook:
             self.teams.end_meeting(stored.event["onlineMeeting"].get("joinUrl"))
         self.seq += 1
         stored.deleted, stored.seq = True, self.seq
+        self.on_change("deleted", stored.calendar, stored.event)
 
     def view(self, event: dict[str, Any], tz: str | None) -> dict[str, Any]:
         """What a read returns: start/end in UTC or the Prefer'd zone, the body as text

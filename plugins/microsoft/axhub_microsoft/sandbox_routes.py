@@ -14,8 +14,10 @@ from litestar.params import FromPath, JSONBody
 
 from axhub.sandbox import OAuthServer
 
-from .sandbox_calls import Call, GraphApi, Result
+from .sandbox_calls import READ, Call, GraphApi, Result, error
+from .sandbox_event_rules import GraphFault
 from .sandbox_media import ODATA_JSON
+from .sandbox_push import Subscriptions
 
 
 
@@ -43,12 +45,15 @@ async def _body(request: Request) -> Any:
         return {"__invalid__": True}
 
 
-async def _forward(api: GraphApi, request: Request) -> Response:
+async def _call(api: GraphApi, request: Request) -> Call:
     api.counters["http"] += 1
     path = unquote(request.url.path)
-    call = Call(request.method, path[path.index("/v1.0") + 5:], dict(request.query_params),
+    return Call(request.method, path[path.index("/v1.0") + 5:], dict(request.query_params),
                 {k.lower(): v for k, v in request.headers.items()}, await _body(request), _base(request))
-    return _response(api.handle(call, request.headers.get("authorization")))
+
+
+async def _forward(api: GraphApi, request: Request) -> Response:
+    return _response(api.handle(await _call(api, request), request.headers.get("authorization")))
 
 
 def outlook_routes(api: GraphApi, server: OAuthServer) -> list[Any]:
@@ -158,3 +163,83 @@ def teams_routes(api: GraphApi) -> list[Any]:
         return {"teams": api.teams.teams}
 
     return [meetings, meeting, channel_message, messages, all_meetings, add_channel]
+
+
+def push_routes(api: GraphApi, push: Subscriptions) -> list[Any]:
+    """``/v1.0/subscriptions`` (through the pipeline's admission: faults, token,
+    throttling, a calendar scope), ``/_control/push`` (what was delivered; drop, duplicate
+    or delay the next notifications; expire a subscription; send a lifecycle event) and
+    changes made by the calendar's user (``/_control/outlook/events/{id}``), notified too."""
+
+    async def run(request: Request, name: str, operation) -> Response:
+        call = await _call(api, request)
+        refused, _used = api.admit(call, request.headers.get("authorization"), name, READ)
+        if refused is None:
+            try:
+                refused = await operation(call)
+            except GraphFault as exc:
+                refused = error(exc)
+        api.log.append({"method": call.method, "path": call.path, "query": call.query, "body": call.body,
+                        "status": refused.status, "headers": dict(refused.headers), "response": refused.body})
+        return _response(refused)
+
+    @route("/v1.0/subscriptions", http_method=["GET", "POST"], status_code=200)
+    async def subscriptions(request: Request) -> Response:
+        if request.method == "POST":
+            async def create(call: Call) -> Result:
+                return Result(201, await push.create(call.body, call.base))
+            return await run(request, "subscriptions.create", create)
+
+        async def listing(call: Call) -> Result:
+            return Result(200, {"@odata.context": f"{call.base}/$metadata#subscriptions",
+                                "value": [{k: v for k, v in push.view(s, call.base).items() if k != "@odata.context"}
+                                          for s in push.listing()]})
+        return await run(request, "subscriptions.list", listing)
+
+    @route("/v1.0/subscriptions/{sub_id:str}", http_method=["GET", "PATCH", "DELETE"], status_code=200)
+    async def subscription(request: Request, sub_id: FromPath[str]) -> Response:
+        async def one(call: Call) -> Result:
+            if call.method == "GET":
+                return Result(200, push.view(push.live(sub_id), call.base))
+            if call.method == "PATCH":
+                return Result(200, push.renew(sub_id, call.body, call.base))
+            push.delete(sub_id)
+            return Result(204)
+        verb = {"GET": "get", "PATCH": "update", "DELETE": "delete"}[request.method]
+        return await run(request, f"subscriptions.{verb}", one)
+
+    @get("/_control/push")
+    async def push_view() -> dict[str, Any]:
+        await push.settle()  # what was sent is known once it is answered
+        return push.describe()
+
+    @post("/_control/push", status_code=200)
+    async def push_configure(request: Request) -> dict[str, Any]:
+        return push.configure(await _body(request) or {})
+
+    @post("/_control/push/expire", status_code=200)
+    async def push_expire(request: Request) -> dict[str, Any]:
+        return {"expired": push.expire((await _body(request) or {}).get("id"))}
+
+    @post("/_control/push/lifecycle", status_code=200)
+    async def push_lifecycle(request: Request) -> Response:
+        data = await _body(request) or {}
+        try:
+            sent = push.lifecycle(data.get("id"), str(data.get("lifecycleEvent") or ""))
+        except ValueError as exc:
+            return Response({"error": str(exc)}, status_code=400)
+        await push.settle()
+        return Response({"sent": sent})
+
+    @route("/_control/outlook/events/{event_id:str}", http_method=["PATCH", "DELETE"], status_code=200)
+    async def user_edit(request: Request, event_id: FromPath[str]) -> Response:
+        # The calendar's user changing an event in Outlook (not the app): Graph notifies it too.
+        try:
+            if request.method == "DELETE":
+                api.outlook.delete(event_id)
+                return Response({"ok": True})
+            return Response(api.outlook.view(api.outlook.update(event_id, await _body(request)), None))
+        except GraphFault as exc:
+            return _response(error(exc))
+
+    return [subscriptions, subscription, push_view, push_configure, push_expire, push_lifecycle, user_edit]
