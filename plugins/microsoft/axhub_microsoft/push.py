@@ -49,7 +49,7 @@ def resource_of(connection: Connection) -> str:
     calendar = connection.settings.calendar_id
     # me/events is the mailbox's events (the default calendar's among them): Graph has
     # no subscription path for "the default calendar" alone.
-    return "me/events" if calendar == "primary" else f"me/calendars/{quote(calendar, safe='')}/events"
+    return "me/events" if calendar == "primary" else f"me/calendars/{quote(calendar, safe='=')}/events"
 
 
 def _expiry(ttl_seconds: int) -> str:

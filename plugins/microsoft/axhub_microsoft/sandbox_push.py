@@ -29,6 +29,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -161,7 +162,7 @@ class Subscriptions:
         if match is None:
             raise bad(f"Resource '{body['resource']}' is not supported.", "ExtensionError")
         # me/events is the whole mailbox (every calendar); calendar/events the default one.
-        calendar = match["cid"] or (self.default_calendar if "/calendar/" in str(body["resource"]).lower() else None)
+        calendar = (unquote(match["cid"]) if match["cid"] else None) or (self.default_calendar if "/calendar/" in str(body["resource"]).lower() else None)
         if calendar is not None and calendar not in self.calendars:
             raise GraphFault(404, "ResourceNotFound", f"Resource '{body['resource']}' was not found.")
         if body.get("includeResourceData") and not body.get("encryptionCertificate"):

@@ -335,3 +335,19 @@ def test_the_sandbox_keeps_its_subscriptions_across_a_restart(tmp_path):
         ("s-1", "secret", expires, "https://hub.example/hooks/microsoft/a")
     # The calendar still tells the (new instance's) subscriptions of its changes.
     assert again.state.sandbox_state.objects["outlook"]().on_change == kept.changed
+
+
+def test_new_settings_move_the_subscription_to_the_calendar_now_synced(hub, outlook):
+    with hub.client("manager") as api:
+        integration_id = connect_pushing(api)
+        [old] = push_state(hub)["subscriptions"]
+        saved = api.put(f"/api/integrations/{integration_id}/settings",
+                        json={"settings": {"calendarId": "AAMkAGI2TGuLBBB="}})
+        assert saved.status_code == 200, saved.text
+        hub.run(hub.services.tasks.drain())
+        state = push_state(hub)
+        # A PATCH cannot change what a subscription watches: a new one, then the old one deleted.
+        [new] = state["subscriptions"]
+        assert new["resource"] == "me/calendars/AAMkAGI2TGuLBBB=/events" and state["removed"] == [old["id"]]
+        [sub] = rows(hub, PushSubscription)
+        assert sub.provider_id == new["id"] and sub.resource == new["resource"] and sub.state == "active"
