@@ -57,7 +57,10 @@ def push_runs(hub: HubServer) -> list:
 
 def connect_pushing(api: httpx.Client) -> str:
     integration_id = connect_synced(api, "microsoft")
-    wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("mode") == "push")
+    # The handshake confirms the subscription while Graph's answer (its id, its expiry)
+    # is on its way: wait for both.
+    wait_until(lambda: (push := integration(api, integration_id)["push"] or {}).get("mode") == "push"
+               and push.get("until"))
     return integration_id
 
 
