@@ -97,6 +97,17 @@ class Lookup:
         self.found[row.id] = row
         return as_subscription(self.svc, row)
 
+    async def by_resource(self, resource: str) -> list[Subscription]:
+        if not resource or len(resource) > 1024:
+            return []
+        async with self.svc.db.session() as s:
+            rows = (await s.scalars(select(PushSubscription).where(
+                PushSubscription.provider == self.provider, PushSubscription.resource == resource,
+                PushSubscription.state.in_(LIVE)).order_by(PushSubscription.created_at))).all()
+        for row in rows:
+            self.found[row.id] = row
+        return [as_subscription(self.svc, row) for row in rows]
+
 
 async def store_signals(svc: Services, rows: dict[str, PushSubscription], signals: tuple[Signal, ...]) -> list[str]:
     """Store each signal once (a duplicate of a stored one is dropped by the unique
@@ -115,7 +126,7 @@ async def store_signals(svc: Services, rows: dict[str, PushSubscription], signal
                     dedupe_key=signal.key[:200], detail=signal.detail[:500] or None, received_at=at,
                     handled_at=None, handled_by=None))
                 values: dict[str, Any] = {"last_notified_at": at, "updated_at": at}
-                if signal.kind in ("confirmed", "changed"):
+                if signal.kind in ("confirmed", "changed", "ended"):
                     # A change that came through the subscription proves it as well as the
                     # confirmation does (which may have been lost on the way).
                     if signal.kind == "confirmed":

@@ -88,13 +88,16 @@ class PushWork:
             await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "reauthorize"}), at)
         if kinds["removed"]:
             await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "removed"}), at, gone=True)
-        if not kinds["changed"]:
+        # A meeting that ended is worked like a change: the run's follow-up step reads
+        # the attendance of the ended meetings (the scheduled pull's own code).
+        work = kinds["changed"] + kinds["ended"]
+        if not work:
             return  # a confirmation: acknowledged, nothing to sync
         if row.status == "error" and row.last_error == "INVALID_CREDENTIALS":
             return
-        newest = max(at for kind, at, _sub in claimed if kind == "changed")
-        self.counters["notifications"] += kinds["changed"]
-        await self._sync(row, newest, kinds["changed"])
+        newest = max(at for kind, at, _sub in claimed if kind in ("changed", "ended"))
+        self.counters["notifications"] += work
+        await self._sync(row, newest, work)
 
     async def _sync(self, row: Integration, since: datetime, count: int) -> str:
         svc = self.svc
