@@ -154,3 +154,9 @@ async def _revoked(svc: Services, row: Integration) -> None:
             last_error_message="the provider says access was revoked; reconnect the integration"))
         await s.execute(update(PushSubscription).where(PushSubscription.integration_id == row.id)
                         .values(state="stopped", renew_at=None, updated_at=at))
+    async with svc.db.session() as s:
+        fresh = await s.get(Integration, row.id)
+    if fresh is not None:
+        # As any change of an integration: its notifications stop at once in this
+        # process (the cached list of an organisation's integrations), its schedule too.
+        await svc.lifecycle.changed(fresh)
