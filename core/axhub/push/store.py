@@ -145,13 +145,14 @@ async def store_signals(svc: Services, rows: dict[str, PushSubscription], signal
 async def claim_pending(svc: Services, integration_id: str, by: str) -> list[Any]:
     """Take every pending signal of the integration for this worker: one conditional
     UPDATE, so two processes never both take one; ``by`` is unique to this claim. The
-    signals taken (kind, received_at, subscription_id)."""
+    signals taken (kind, received_at, subscription_id, detail)."""
     at = now()
     async with svc.db.session() as s, s.begin():
         await s.execute(update(PushSignal).where(PushSignal.integration_id == integration_id,
                                                  PushSignal.handled_at.is_(None))
                         .values(handled_at=at, handled_by=by))
-        return list((await s.execute(select(PushSignal.kind, PushSignal.received_at, PushSignal.subscription_id)
+        return list((await s.execute(select(PushSignal.kind, PushSignal.received_at, PushSignal.subscription_id,
+                                            PushSignal.detail)
                                      .where(PushSignal.integration_id == integration_id,
                                             PushSignal.handled_by == by))).all())
 

@@ -152,5 +152,23 @@ def test_bad_signatures_stale_timestamps_and_unknown_teams_are_refused(hub, api)
     assert post(hub, *signed(uninstalled(), stamp=int(time.time()) - 600)).status_code == 401
     assert post(hub, *signed(uninstalled(), stamp=int(time.time()) + 600)).status_code == 401
     assert post(hub, *signed(uninstalled(team="T0ELSEWHERE"))).status_code == 404
+    deep, stamp = b"[" * 40000, str(int(time.time()))  # signed, but no JSON the parser takes: never a 5xx
+    assert post(hub, {"x-slack-request-timestamp": stamp, "x-slack-signature": sign(SANDBOX_SECRET, stamp, deep)},
+                deep).status_code == 400
     hub.run(hub.services.tasks.drain())
     assert rows(hub, PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
+
+
+def test_the_sandbox_keeps_its_request_url_across_a_restart_not_what_is_in_flight(tmp_path):
+    from axhub.sandbox.persist import SandboxState
+    from axhub_slack.sandbox_push import SlackPush
+
+    before = SlackPush()
+    before.request_url, before.verified, before.counters["forge"] = "http://127.0.0.1:1/hooks/slack", True, 2
+    saved = SandboxState({"push": lambda: before})
+    saved.attach(tmp_path / "slack.state")
+    saved.save()
+    after = SlackPush()
+    SandboxState({"push": lambda: after}).attach(tmp_path / "slack.state")
+    assert (after.request_url, after.verified, after.counters["forge"]) == (before.request_url, True, 0)
+    assert after.deliveries == [] and not after._tasks

@@ -93,7 +93,7 @@ async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: 
         return InboundAnswer.refused(401, why)
     try:
         body: Any = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return InboundAnswer.refused(400, "the body is not JSON")
     if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
         return InboundAnswer.refused(400, "not a Zoom event: no payload")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from axhub.db import PushSignal, PushSubscription, SyncRun
+from axhub.db import Integration, PushSignal, PushSubscription, SyncRun
+from axhub.push.mode import defers
 from axhub.testing import HubServer, run_sync, wait_until
 from axhub_zoom.push import SANDBOX_SECRET, sign
 from zoomtools import Zoom, attendance, connect_zoom, create_event, event, finish, now, session
@@ -62,8 +63,8 @@ def push_runs(hub: HubServer) -> list:
 def signed(body: dict, *, secret: str = SANDBOX_SECRET, stamp: int | None = None) -> tuple[dict[str, str], bytes]:
     raw = json.dumps(body).encode()
     stamp = int(time.time()) if stamp is None else stamp
-    return ({"x-zm-request-timestamp": str(stamp), "x-zm-signature": "v0=" + sign(secret, f"v0:{stamp}:".encode() + raw),
-             "content-type": "application/json"}, raw)
+    mac = sign(secret, f"v0:{stamp}:".encode() + raw)
+    return {"x-zm-request-timestamp": str(stamp), "x-zm-signature": "v0=" + mac, "content-type": "application/json"}, raw
 
 
 def post(hub: HubServer, headers: dict[str, str], raw: bytes) -> httpx.Response:
@@ -164,5 +165,62 @@ def test_bad_signatures_stale_timestamps_and_unknown_accounts_are_refused(hub, a
                 ).status_code == 404
     assert post(hub, *signed({"event": "meeting.started", "payload": {"account_id": "sbx-account-1"}})
                 ).status_code == 200  # acknowledged, not used
+    deep = b"[" * 40000  # signed, but no JSON the parser takes: refused, never a 5xx
+    stamp = str(int(time.time()))
+    assert post(hub, {"x-zm-request-timestamp": stamp, "x-zm-signature": "v0=" + sign(
+        SANDBOX_SECRET, f"v0:{stamp}:".encode() + deep)}, deep).status_code == 400
     hub.run(hub.services.tasks.drain())
     assert rows(hub, PushSignal) == [] and push_runs(hub) == []
+
+
+def test_a_meeting_that_ends_before_its_event_has_its_attendance_pulled(hub, api):
+    integration_id, zoom = connected(hub, api)
+    start = now() - timedelta(minutes=60)
+    created = create_event(api, start, now() + timedelta(hours=1), attendees=ATTENDEES)  # scheduled for another hour
+    assert run_sync(api, integration_id)["status"] == "completed"
+    play(zoom, event(api, created["id"])["meeting"]["id"], start)  # but it is over already
+    records = wait_until(lambda: (a := attendance(api, created["id"]))["alice@techcorp.com"]["status"] != "unknown"
+                         and a)
+    assert {e: r["status"] for e, r in records.items()} == {"alice@techcorp.com": "present",
+                                                           "bob@techcorp.com": "absent"}
+
+
+def test_while_zoom_s_report_is_not_ready_the_schedule_keeps_asking(hub, api):
+    integration_id, zoom = connected(hub, api)
+    event_id, meeting_id, start = meeting_over(api, zoom, integration_id)
+    zoom.play(meeting_id, [{"name": "Alice", "email": "alice@techcorp.com", "sessions": [session(start, 0, 50)]}],
+              report_delay=1800)
+
+    def pending_run():
+        hub.run(hub.services.tasks.drain())
+        runs = [r for r in push_runs(hub) if r.completed_at is not None]
+        return runs and runs[0]
+
+    run = wait_until(pending_run)
+    assert run.statistics["attendance"]["pending"]  # Zoom has no report yet
+    assert [s.state for s in rows(hub, PushSubscription)] == ["active"]
+
+    def deferred() -> bool:
+        [row] = rows(hub, Integration)
+        return hub.run(defers(hub.services, row, datetime.now(timezone.utc)))
+
+    assert not deferred()  # push is active, but the report's readiness is never notified: polled
+    zoom.advance(1801)
+    assert run_sync(api, integration_id)["status"] == "completed"
+    assert attendance(api, event_id)["alice@techcorp.com"]["status"] == "present"
+    assert deferred()  # recorded: back to the safety poll only
+
+
+def test_the_sandbox_keeps_its_endpoint_across_a_restart_not_what_is_in_flight(tmp_path):
+    from axhub.sandbox.persist import SandboxState
+    from axhub_zoom.sandbox_push import ZoomPush
+
+    before = ZoomPush()
+    before.endpoint, before.validated, before.counters["drop"] = "http://127.0.0.1:1/hooks/zoom", True, 3
+    saved = SandboxState({"push": lambda: before})
+    saved.attach(tmp_path / "zoom.state")
+    saved.save()
+    after = ZoomPush()
+    SandboxState({"push": lambda: after}).attach(tmp_path / "zoom.state")
+    assert (after.endpoint, after.validated, after.counters["drop"]) == (before.endpoint, True, 0)
+    assert after.deliveries == [] and not after._tasks
