@@ -2,12 +2,12 @@
 
 from .engine import Database
 from .models import (
-    Attendance, Base, Credential, DeliveryAttempt, DeliveryMessage, DeliveryTarget, Event, EventChange, Integration,
+    Attendance, Base, Credential, DeliveryAttempt, DeliveryMention, DeliveryMessage, DeliveryTarget, Event, EventChange, Integration,
     OAuthState, Organization, ProviderCall, ScheduledFire, SentNotification, SignalOutbox, SyncLink, SyncRun, SyncState,
 )
 
 __all__ = [
-    "Attendance", "Base", "Credential", "Database", "DeliveryAttempt", "DeliveryMessage", "DeliveryTarget", "Event",
+    "Attendance", "Base", "Credential", "Database", "DeliveryAttempt", "DeliveryMention", "DeliveryMessage", "DeliveryTarget", "Event",
     "EventChange", "Integration", "OAuthState", "Organization", "ProviderCall", "ScheduledFire", "SentNotification",
     "SignalOutbox", "SyncLink", "SyncRun", "SyncState",
 ]

@@ -61,6 +61,17 @@ class Database:
         # and for a write that is one statement (atomic by itself). Never for a write of
         # several statements that must hold together: that is what session() is for.
         self._autocommitting = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader: AsyncEngine | None = None
+        if self.is_sqlite and ":memory:" not in url and "mode=memory" not in url:
+            # On SQLite the isolation level is set on the driver's connection, through
+            # aiosqlite's thread: an execution option would set it at each checkout and
+            # set it back at each checkin, two thread hops per use on every read. A pool
+            # of its own, autocommitting from the start, spares both. (An in-memory
+            # database is one per connection: it keeps the option.) Nor is a connection
+            # rolled back as it goes back to the pool: it never holds a transaction.
+            self._reader = create_async_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **kwargs)
+            event.listen(self._reader.sync_engine, "connect", _sqlite_pragmas)
+            self._autocommitting = self._reader
         self.autocommit = async_sessionmaker(self._autocommitting, expire_on_commit=False)
 
     def connect(self) -> AsyncConnection:
@@ -215,6 +226,8 @@ class Database:
             await self.update_many(c, *groups)
 
     async def dispose(self) -> None:
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
 
 
