@@ -58,8 +58,9 @@ _FIGURES: dict[str, Any] = {
     .where(DeliveryMention.integration_id == Integration.id).scalar_subquery(),
 }
 FIGURES = [q.label(f"fig_{name}") for name, q in _FIGURES.items()]
-_DELIVERY_FIGURES = [c for c in FIGURES if c.name in {"fig_messages", "fig_delivered", "fig_pending", "fig_failed",
-                                                      "fig_attempts", "fig_failed_attempts", "fig_attempt_ms"}]
+_BY_IDS = select(Integration.id, *(c for c in FIGURES if c.name in {
+    "fig_messages", "fig_delivered", "fig_pending", "fig_failed", "fig_attempts", "fig_failed_attempts", "fig_attempt_ms",
+})).where(Integration.id.in_(bindparam("ids", expanding=True)))
 
 
 def since(now: datetime) -> dict[str, Any]:
@@ -111,6 +112,5 @@ async def delivery_statistics(svc: Services, ids: list[str]) -> dict[str, dict[s
     """Delivery counts per integration (those that made some), for the deliveries routes."""
     if not ids:
         return {}
-    async with svc.db.connect() as c:  # reads only: one statement
-        rows = (await c.execute(select(Integration.id, *_DELIVERY_FIGURES).where(Integration.id.in_(ids)))).mappings().all()
-    return {r["id"]: stats for r in rows if (stats := delivery_figures(r)) is not None}
+    rows = await svc.db.read(_BY_IDS, {"ids": list(ids)})
+    return {r.id: stats for r in rows if (stats := delivery_figures(r._mapping)) is not None}

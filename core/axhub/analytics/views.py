@@ -71,8 +71,7 @@ def _listing(filters: tuple[str, ...]) -> Any:
 
 
 async def _read(svc: Services, statement: Any, **params: Any) -> list[Row]:
-    async with svc.db.connect() as c:  # reads only: one statement, one checkout
-        return list((await c.execute(statement, {**params, **since(svc.clock())})).all())
+    return await svc.db.read(statement, {**params, **since(svc.clock())})  # one statement, one checkout
 
 
 def _built(svc: Services, rows: list[Row]) -> list[s.IntegrationOut]:
