@@ -21,6 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 IDLE_PING = 5.0  # seconds a pooled PostgreSQL connection may sit unused before a ping
 COPY_FROM = 200  # rows; below this a COPY's extra round trips cost more than they save
 READ_THREADS = 2  # SQLite: threads that run read(); more would only queue for the GIL
+READ_CONNECTIONS = 8  # PostgreSQL: read()s at once, within the pool's 10 kept connections
 _MISSING = object()
 
 
@@ -66,6 +67,7 @@ class Database:
         self._autocommitting = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader: AsyncEngine | None = None
         self._sync_reader: Engine | None = None
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         if self.is_sqlite and ":memory:" not in url and "mode=memory" not in url:
             # On SQLite the isolation level is set on the driver's connection, through
             # aiosqlite's thread: an execution option would set it at each checkout and
@@ -93,9 +95,19 @@ class Database:
         """The rows of one statement that only reads, on a connection of its own in
         autocommit mode: the hot reads of the API (the integrations list)."""
         if self._sync_reader is None:
-            async with self.connect() as c:
+            # At most READ_CONNECTIONS at once, the rest waiting their turn here: many
+            # requests at once would otherwise take the pool's overflow connections,
+            # which are closed as they come back — a PostgreSQL backend started, and
+            # every statement prepared and planned again, for each.
+            async with self._read_turns(), self.connect() as c:
                 return list((await c.execute(statement, params or {})).all())
         return await asyncio.get_running_loop().run_in_executor(self._read_thread, self._read, statement, params or {})
+
+    def _read_turns(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Semaphore(READ_CONNECTIONS))
+        return self._turns[1]
 
     def _read(self, statement: Any, params: dict[str, Any]) -> list[Row]:
         assert self._sync_reader is not None
