@@ -122,3 +122,46 @@ def test_a_chat_s_figures_follow_its_deliveries(hub):
     with hub.client("admin", org="org-2") as other:  # another organisation sees none of it
         assert other.get("/api/integrations").json()["data"] == []
         assert other.get(f"/api/integrations/{integration}").status_code == 404
+
+
+def test_the_migration_reads_the_mentions_of_messages_stored_before(new_database):
+    """Messages stored before the mentions had a table of their own keep counting."""
+    import asyncio
+
+    from sqlalchemy import insert, text
+
+    from axhub.db import Database, DeliveryMention, Integration
+
+    url = new_database()
+
+    async def run():
+        db = Database(url)
+        try:
+            await db.upgrade("0007")
+            now = datetime.now(timezone.utc)
+            row = {c.name: None for c in Integration.__table__.c}
+            row.update(id="int-old", org_id="org-1", provider="slack", type="communication", name="Slack",
+                       status="connected", settings={}, notifications={}, requested_scopes=[], granted_scopes=[],
+                       permissions=[], account={}, connected_by={"id": "u"}, connected_at=now, updated_at=now)
+            message = {c.name: None for c in DeliveryMessage.__table__.c}
+            message.update(integration_id="int-old", org_id="org-1", provider="slack", target="#general", kind="x",
+                           status="delivered", attempts=1, max_retries=5, backoff_multiplier=2.0, created_at=now,
+                           delivered_at=now, updated_at=now)
+            async with db.session() as s, s.begin():
+                await s.execute(insert(Integration.__table__), [row])
+                await s.execute(insert(DeliveryMessage.__table__), [
+                    {**message, "id": "msg-1", "dedupe_key": "1", "payload": b'{"text":"a","mentions":["U1","U2","U1"]}'},
+                    {**message, "id": "msg-2", "dedupe_key": "2", "payload": b'{"text":"b"}'},
+                    {**message, "id": "msg-3", "dedupe_key": "3", "payload": b"not json"},
+                ])
+            await db.upgrade()
+            async with db.session() as s:
+                found = (await s.execute(select(DeliveryMention.message_id, DeliveryMention.person)
+                                         .order_by(DeliveryMention.person))).all()
+                version = await s.scalar(text("SELECT version_num FROM alembic_version"))
+            return [tuple(f) for f in found], version
+        finally:
+            await db.dispose()
+
+    found, version = asyncio.run(run())
+    assert found == [("msg-1", "U1"), ("msg-1", "U2")] and version == "0008"

@@ -30,13 +30,13 @@ def upgrade() -> None:
     bind = op.get_bind()
     messages = sa.table('delivery_messages', sa.column('id'), sa.column('integration_id'), sa.column('payload'))
     mentions = sa.table('delivery_mentions', sa.column('message_id'), sa.column('integration_id'), sa.column('person'))
-    rows = []
-    for message_id, integration_id, payload in bind.execute(sa.select(messages.c.id, messages.c.integration_id,
-                                                                      messages.c.payload)):
-        for person in mentioned(payload):
-            rows.append({'message_id': message_id, 'integration_id': integration_id, 'person': person})
-    if rows:
-        bind.execute(mentions.insert(), rows)
+    found = bind.execute(sa.select(messages.c.id, messages.c.integration_id, messages.c.payload)
+                         .execution_options(yield_per=1000))
+    for chunk in found.partitions():  # a thousand payloads in memory at a time, not the table
+        rows = [{'message_id': message_id, 'integration_id': integration_id, 'person': person}
+                for message_id, integration_id, payload in chunk for person in mentioned(payload)]
+        if rows:
+            bind.execute(mentions.insert(), rows)
 
 
 def mentioned(payload: bytes) -> list[str]:
