@@ -112,7 +112,7 @@ class Harness:
             f"sqlite+aiosqlite:///{self.tmp / 'axhub.db'}"
         self.sandbox_port, self.hub_port = free_port(), free_port()
         self.env = {**os.environ, "AXHUB_DATABASE_URL": self.database_url, "AXHUB_DATA_DIR": str(self.tmp),
-                    "AXHUB_SANDBOX": "1", "AXHUB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}",
+                    "AXHUB_SANDBOX": "1", "AXHUB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}", "AXHUB_PUSH": "0",
                     "AXHUB_PLUGINS": provider, "AXHUB_PUBLIC_URL": f"http://127.0.0.1:{self.hub_port}",
                     "AXHUB_LOG_LEVEL": "WARNING"}
         self.procs: list[subprocess.Popen] = []

@@ -70,7 +70,7 @@ class Cluster:
         self.tmp = tmp
         self.sandbox_port = free_port()
         self.env = {**os.environ, "AXHUB_DATABASE_URL": self.url, "AXHUB_DATA_DIR": str(tmp), "AXHUB_SANDBOX": "1",
-                    "AXHUB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}", "AXHUB_PLUGINS": "google",
+                    "AXHUB_SANDBOX_URL": f"http://127.0.0.1:{self.sandbox_port}", "AXHUB_PLUGINS": "google", "AXHUB_PUSH": "0",
                     "AXHUB_AUTO_MIGRATE": "0", "AXHUB_LOG_LEVEL": "INFO"}
         subprocess.run([*CLI, "db", "upgrade"], env=self.env, check=True, capture_output=True)
         self.sandbox = subprocess.Popen([*CLI, "sandbox", "--port", str(self.sandbox_port)], env=self.env,

@@ -26,7 +26,7 @@ def lint(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_import_contracts_hold():
     result = lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 kept, 0 broken" in result.stdout
+    assert "7 kept, 0 broken" in result.stdout
 
 
 def write_package(root: Path, files: dict[str, str]) -> None:
@@ -88,6 +88,31 @@ def test_imports_for_type_checkers_only_are_exempt(tmp_path):
     })
     result = lint(tmp_path)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_plugin_reaching_into_the_hubs_own_modules_breaks_the_public_api_contract(tmp_path):
+    # A third party's plugin checked as the first-party ones are: only axhub, its
+    # namespaces, axhub.sandbox and axhub.testing.
+    write_package(tmp_path, {
+        "pyproject.toml": """\
+            [tool.importlinter]
+            root_packages = ["shopcal", "axhub"]
+            contract_types = ["public_api: axhub.testing.imports.PublicApiContract"]
+
+            [[tool.importlinter.contracts]]
+            name = "public api"
+            type = "public_api"
+            packages = ["shopcal"]
+            container = "axhub"
+            public = ["axhub", "axhub.oauth", "axhub.sandbox", "axhub.testing.*"]
+        """,
+        "shopcal/__init__.py": "from axhub import ProviderInfo, oauth, with_retries\nfrom axhub.testing.calendar import CalendarConformance\n",
+        "shopcal/sandbox.py": "from axhub.sandbox import build_app\nfrom axhub.http import retry_after\n",
+    })
+    result = lint(tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "shopcal.sandbox -> axhub.http (l.2): not public" in result.stdout.replace("\n", " ")
+    assert result.stdout.count("not public") == 1, result.stdout
 
 
 def modules() -> list[Path]:

@@ -33,6 +33,11 @@ def test_an_unmigrated_database_is_named_with_the_fix(new_database, tmp_path):
     assert line(again, "database").startswith("ok") and line(again, "plugins").startswith("ok")
     # Real providers on plain http: a warning that says what to set, not a failure.
     assert line(again, "public URL").startswith("warn") and "AXHUB_PUBLIC_URL=https://" in again.stdout
+    # And so no provider can push: every integration polls, said with the reason (docs/push.md).
+    polling = doctor({**env, "AXHUB_SANDBOX": "0", "AXHUB_PUSH": "auto"})
+    assert line(polling, "push").startswith("warn") and "not an https address" in polling.stdout
+    pushing = doctor({**env, "AXHUB_SANDBOX": "0", "AXHUB_PUSH": "auto", "AXHUB_PUBLIC_URL": "https://hub.example"})
+    assert line(pushing, "push").startswith("ok") and "https://hub.example/hooks/{provider}" in pushing.stdout
 
 
 def test_an_unreachable_database_is_a_failure_not_a_traceback(tmp_path):

@@ -201,11 +201,14 @@ def test_redirect_uri_allow_list(make_hub):
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "redirectUri"
 
 
-@pytest.mark.parametrize("body", [{"code": "x"}, {"state": "x"}, {"code": "", "state": "s"}, {"code": 1, "state": "s"}])
+@pytest.mark.parametrize("body", [{"code": "x"}, {"state": "x"}, {"code": "", "state": "s"}, {"code": 1, "state": "s"},
+                                  {"code": " \t\u2003", "state": "s"}])
 def test_bad_callback_bodies_are_validation_errors(hub, body):
     with hub.client("manager") as api:
         response = api.post("/api/integrations/google/callback", json=body)
     assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+    if "code" in body and "state" in body:
+        assert response.json()["error"]["field"] == "code", response.text
 
 
 def test_default_redirect_lands_on_the_hubs_hand_over_page(hub):

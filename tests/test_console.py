@@ -130,6 +130,31 @@ def test_the_settings_form_refuses_what_the_api_refuses_and_saves_what_it_saves(
     hub.reset()
 
 
+def test_the_notification_switches_save_what_put_settings_saves(hub):
+    client, csrf = console(hub)
+    integration = webhooks(hub)
+    api = hub.client("manager")
+    page = client.get(f"/console/integrations/{integration}").text
+    # The switches show the integration's preferences (the spec's defaults: errors only).
+    assert re.search(r'id="syncErrors" name="syncErrors" checked', page)
+    assert not re.search(r'id="weeklyReport" name="weeklyReport" checked', page)
+    answer = client.post(f"/console/integrations/{integration}/settings",
+                         data={"csrf": csrf, "syncSuccess": "on", "weeklyReport": "on"})
+    assert answer.status_code == 303, answer.text
+    # An unticked box is not posted: that switch is off.
+    assert api.get(f"/api/integrations/{integration}").json()["data"]["notifications"] == {
+        "syncErrors": False, "syncSuccess": True, "weeklyReport": True}
+    page = client.get(f"/console/integrations/{integration}").text
+    assert re.search(r'id="weeklyReport" name="weeklyReport" checked', page)
+    assert not re.search(r'id="syncErrors" name="syncErrors" checked', page)
+    # A refused save writes none of it: the switches stay as they were.
+    answer = client.post(f"/console/integrations/{integration}/settings",
+                         data={"csrf": csrf, "syncErrors": "on", "settings": "[1]"})
+    assert answer.status_code == 400
+    assert api.get(f"/api/integrations/{integration}").json()["data"]["notifications"]["syncErrors"] is False
+    hub.reset()
+
+
 def test_every_page_loads_only_the_hubs_own_assets(hub):
     client, _ = console(hub, "admin")
     integration = webhooks(hub)

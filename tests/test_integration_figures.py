@@ -137,7 +137,7 @@ def test_the_migration_reads_the_mentions_of_messages_stored_before(new_database
     async def run():
         db = Database(url)
         try:
-            await db.upgrade("0007")
+            await db.upgrade("0008")
             now = datetime.now(timezone.utc)
             row = {c.name: None for c in Integration.__table__.c}
             row.update(id="int-old", org_id="org-1", provider="slack", type="communication", name="Slack",
@@ -164,4 +164,4 @@ def test_the_migration_reads_the_mentions_of_messages_stored_before(new_database
             await db.dispose()
 
     found, version = asyncio.run(run())
-    assert found == [("msg-1", "U1"), ("msg-1", "U2")] and version == "0008"
+    assert found == [("msg-1", "U1"), ("msg-1", "U2")] and version == "0009"

@@ -2,9 +2,12 @@
 
 import asyncio
 
-import pytest
+import re
 
-from axhub.netguard import Blocked, Guard
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from axhub.netguard import HTTP_URL_PATTERN, Blocked, Guard
 
 REFUSED = [
     "http://127.0.0.1/", "http://127.1.2.3/", "http://[::1]/", "http://0.0.0.0/", "http://[::]/",
@@ -170,3 +173,20 @@ def test_numbers_the_system_resolver_reads_are_read_alike(host):
     except OSError:
         return
     assert literal(host) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(url=st.from_regex(HTTP_URL_PATTERN, fullmatch=True))
+def test_every_url_the_declared_pattern_admits_is_read_by_the_guard(url):
+    # The OpenAPI declares the pattern; the guard must read all it admits (its other
+    # refusals are the operator's rules, which the schema leaves to the server).
+    host, port = Guard().check_url(url)
+    assert host and 0 <= port <= 65535
+
+
+@pytest.mark.parametrize("url", ["http://[0]/", "http://[1.2.3.4]/", "http://[::1/", "http://a\uff0fb/",
+                                 "http://h:99999/"])
+def test_urls_python_cannot_read_are_refused_not_raised(url):
+    assert not re.fullmatch(HTTP_URL_PATTERN, url)
+    with pytest.raises(Blocked):
+        Guard().check_url(url)

@@ -3,12 +3,15 @@ the repository, is discovered by the hub, and its own tests (the conformance sui
 against its own sandbox) pass unchanged. This is the compatibility guard for the
 template: a hook or testing-API change that breaks a new plugin fails here."""
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+
+from axhub.testing import connect, notify, wait_until
 
 TYPES = {"chatter": "communication", "calsy": "calendar", "meety": "video"}
 
@@ -25,36 +28,42 @@ def _pip(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
+    """The generated packages, installed in a folder of their own that only this
+    module's processes see (``PYTHONPATH``): installed in the shared environment, they
+    would be discovered by every hub the other test workers start meanwhile."""
     root = tmp_path_factory.mktemp("authors")
     for slug, kind in TYPES.items():
         out = axhub("plugin", "new", slug, "--type", kind, "--dir", str(root))
         assert out.returncode == 0, out.stderr
-    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", *(str(root / f"axhub-{s}") for s in TYPES))
-    yield root
-    _pip("uninstall", "-y", *(f"axhub-{s}" for s in TYPES))
+    site = root / "site-packages"
+    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site),
+         *(str(root / f"axhub-{s}") for s in TYPES))
+    return root, {"PYTHONPATH": str(site)}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", sorted(TYPES))
 def test_a_generated_plugin_passes_its_own_conformance_tests(generated, slug):
-    package = generated / f"axhub-{slug}"
+    root, env = generated
+    package = root / f"axhub-{slug}"
     tests = sorted(p.name for p in (package / "tests").iterdir())
     assert f"test_{slug}_conformance.py" in tests
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package,
-                         capture_output=True, text=True, timeout=300)
+                         env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     summary = out.stdout.strip().splitlines()[-1]
     assert "skipped" not in summary and "warning" not in summary and "passed" in summary, summary
 
 
 def test_generated_plugins_are_discovered(generated, tmp_path):
-    listed = axhub("plugins", "--json", env={"AXHUB_DATA_DIR": str(tmp_path)})
+    root, env = generated
+    listed = axhub("plugins", "--json", env={"AXHUB_DATA_DIR": str(tmp_path), **env})
     records = {r["name"]: r for r in json.loads(listed.stdout)}
     for slug, kind in TYPES.items():
         assert records[slug]["status"] == "loaded", records[slug]
         assert records[slug]["type"] == kind and records[slug]["version"] == "0.1.0"
     assert "notify" in records["chatter"]["hooks"] and "deliver" in records["chatter"]["hooks"]
-    pyproject = (generated / "axhub-chatter" / "pyproject.toml").read_text()
+    pyproject = (root / "axhub-chatter" / "pyproject.toml").read_text()
     assert 'dependencies = ["axhub>=0.1,<0.2"]' in pyproject and 'chatter = "axhub_chatter"' in pyproject
 
 
@@ -83,12 +92,18 @@ def test_the_generated_chat_plugin_posts_each_kind_where_its_settings_say(genera
     """The communication template beyond conformance: kinds routed by channel (the alerts
     channel is on the sandbox's second page of channels), the organisation's templates,
     escaping, mentions, the weekly-report switch, a test notice to each channel."""
-    import importlib
+    site = generated[1]["PYTHONPATH"]
+    sys.path.insert(0, site)  # for this test only: the hub in this process finds the package
+    importlib.invalidate_caches()
+    try:
+        hub = make_hub({"AXHUB_PLUGINS": "chatter"})
+        _posts_each_kind(hub)
+    finally:
+        sys.path.remove(site)
+        importlib.invalidate_caches()
 
-    from axhub.testing import connect, notify, wait_until
 
-    importlib.invalidate_caches()  # installed by the fixture, after this process started
-    hub = make_hub({"AXHUB_PLUGINS": "chatter"})
+def _posts_each_kind(hub) -> None:
     posts = lambda: hub.sandbox("chatter").get("/_control/posts").json()["posts"]  # noqa: E731
     with hub.client("admin") as api:
         bad = api.post("/api/integrations/chatter/connect", json={"settings": {"channels": {"alerts": "#Nope"}}})

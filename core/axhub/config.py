@@ -115,6 +115,13 @@ class Config:
     reminder_minutes: tuple[int, ...] = (15,)
     # `axhub serve`'s line per request (axhub.access); the failure lines stay.
     access_log: bool = True
+    # Push (docs/push.md): "auto" subscribes where a usable address exists, "0" never.
+    push: str = "auto"
+    # With push healthy, the slow poll that still catches a lost notification (seconds).
+    push_safety_poll: int = 6 * 3600
+    # The lifetime asked for a subscription, and how long before its expiry it is renewed.
+    push_ttl: int = 7 * 86400
+    push_renew_margin: int = 6 * 3600
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     # Where the sandbox setting came from: "environment", "serving.json" (what the serving
     # hub recorded) or "default" (real providers); `axhub doctor` says which.
@@ -157,6 +164,10 @@ class Config:
             attendance_alert_threshold=float(env.get("AXHUB_ATTENDANCE_ALERT_THRESHOLD") or 0.5),
             reminder_minutes=tuple(int(x) for x in (_list(env.get("AXHUB_REMINDER_MINUTES")) or ("15",))),
             access_log=_bool(env.get("AXHUB_ACCESS_LOG"), True),
+            push=(env.get("AXHUB_PUSH") or "auto").strip().lower(),
+            push_safety_poll=int(float(env.get("AXHUB_PUSH_SAFETY_POLL_HOURS") or 6) * 3600),
+            push_ttl=int(env.get("AXHUB_PUSH_TTL") or 7 * 86400),
+            push_renew_margin=int(env.get("AXHUB_PUSH_RENEW_MARGIN") or 6 * 3600),
             env=env,
         )
         if env.get("AXHUB_SANDBOX"):
@@ -171,6 +182,24 @@ class Config:
         for key, value in overrides.items():
             setattr(cfg, key, value)
         return cfg
+
+    def push_address(self) -> tuple[str | None, str]:
+        """The base of the address providers push to (``…/hooks/{slug}`` under it), or
+        None and why not. A provider reaches only a public https address the operator
+        names (``AXHUB_PUBLIC_URL``); in sandbox mode the sandboxes, in this process or
+        on this machine, reach the hub over loopback, so http there is enough."""
+        if self.push in ("0", "false", "no", "off"):
+            return None, "push is turned off (AXHUB_PUSH=0)"
+        named = (self.env.get("AXHUB_PUBLIC_URL") or "").strip().rstrip("/")
+        if not named and self.sandbox:
+            named = self.public_url  # `serve --sandbox` on loopback: the sandboxes reach it there
+        if not named:
+            return None, "AXHUB_PUBLIC_URL is not set, so providers have no address to notify"
+        scheme, _, rest = named.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]").lower()
+        if scheme.lower() == "https" or (self.sandbox and host in ("127.0.0.1", "localhost", "::1")):
+            return named, ""
+        return None, "AXHUB_PUBLIC_URL is not an https address (providers push only to https)"
 
     def provider_setting(self, slug: str, name: str) -> str | None:
         """``AXHUB_<SLUG>_<NAME>``, e.g. ``AXHUB_GOOGLE_CLIENT_ID``."""

@@ -4,6 +4,10 @@ A plugin is a module registered under the entry-point group ``axhub`` whose name
 provider's slug. It implements ``provider_info`` and the hooks it supports with
 ``@axhub.hookimpl``; hooks may be plain or ``async def`` functions.
 
+``subscribe``, ``renew``, ``unsubscribe`` and ``receive`` are the push capability
+(docs/push.md): a plugin that implements ``subscribe`` and ``receive`` has its
+integrations notified of changes instead of polled; one that does not keeps polling.
+
 All hooks but ``provider_info`` and ``notify`` belong to one provider: the core calls
 only the implementation registered under the integration's slug (never a broadcast, and
 never pluggy's ``firstresult``, which would take a coroutine for an answer). ``notify``
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from .inbound import InboundAnswer, InboundRequest, SubscribeRequest, Subscribed, Subscription, SubscriptionLookup
 from .provider import ProviderContext
 from .types import (
     AuthorizationRequest,
@@ -102,3 +107,39 @@ async def deliver(ctx: ProviderContext, connection: Connection, delivery: Delive
     ``ctx.deliveries``) and say how it went: delivered, retry (after ``retry_after``
     seconds if the receiver said), gone, or failed for good. Send ``delivery.payload``
     as stored. The core times the attempt, logs it and applies the retry policy."""
+
+
+@hookspec
+async def subscribe(ctx: ProviderContext, connection: Connection, request: SubscribeRequest) -> Subscribed:
+    """Open a change subscription at the provider for what ``connection`` syncs (Google:
+    ``events.watch`` on the synced calendar), with the id, secret and address in
+    ``request``, and say what the provider answered. The core stored the subscription
+    (pending, its secret sealed) before calling, so a confirmation that arrives before
+    this returns is recognised. Raise a :class:`axhub.ProviderError` when the provider
+    refuses; the integration keeps polling."""
+
+
+@hookspec
+async def renew(ctx: ProviderContext, connection: Connection, subscription: Subscription,
+                request: SubscribeRequest) -> Subscribed:
+    """Extend ``subscription`` before it expires. A provider that renews in place (Graph's
+    ``PATCH``) keeps its ids; one that cannot (Google) opens a new subscription with
+    ``request``'s id and secret, then stops the old one. The core calls it once per
+    renewal across processes, ahead of the expiry."""
+
+
+@hookspec
+async def unsubscribe(ctx: ProviderContext, connection: Connection, subscription: Subscription) -> None:
+    """Remove ``subscription`` at the provider (Google: ``channels.stop``): the
+    integration is being disconnected, or the subscription was replaced. A provider
+    that no longer knows it is not an error."""
+
+
+@hookspec
+async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: SubscriptionLookup) -> InboundAnswer:
+    """Verify an inbound request to ``/hooks/{slug}`` (the provider's own proof: a
+    channel token, a client state, a signature; compare secrets in constant time) and
+    turn it into signals and an answer (a handshake's echo, or an empty 200). Refuse a
+    forged or stale request with ``InboundAnswer.refused(401, …)`` and one naming an
+    unknown subscription with 404: the core then stores nothing. No I/O to the
+    provider: the core answers at once and works from the stored signals."""

@@ -21,6 +21,32 @@ import httpx
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
+def _ipv6_pattern() -> str:
+    """RFC 3986's IPv6address, the forms :mod:`ipaddress` (and so ``urlsplit``) reads."""
+    h16 = "[0-9A-Fa-f]{1,4}"
+    octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    ls32 = rf"({h16}:{h16}|{octet}(\.{octet}){{3}})"
+
+    def up_to(n: int) -> str:  # [ *n( h16 ":" ) h16 ]
+        return "" if n < 0 else rf"(({h16}:){{0,{n}}}{h16})?"
+
+    return "|".join([
+        rf"({h16}:){{6}}{ls32}", rf"::({h16}:){{5}}{ls32}", rf"{up_to(0)}::({h16}:){{4}}{ls32}",
+        rf"{up_to(1)}::({h16}:){{3}}{ls32}", rf"{up_to(2)}::({h16}:){{2}}{ls32}", rf"{up_to(3)}::{h16}:{ls32}",
+        rf"{up_to(4)}::{ls32}", rf"{up_to(5)}::{h16}", rf"{up_to(6)}::",
+    ])
+
+
+# What Guard.check_url accepts, said as a pattern for the OpenAPI: http(s), a host (a
+# name, an IPv4 or a bracketed IPv6), no credentials, a port up to 65535. A name holds
+# none of the characters ``urlsplit`` refuses in a host: the delimiters, and the 19
+# whose NFKC form holds one (a fullwidth solidus, say).
+_PORT = "(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+_NFKC_DELIMITERS = "\u2047-\u2049\u2100\u2101\u2105\u2106\u2a74\ufe13\ufe16\ufe55\ufe56\ufe5f\ufe6b\uff03\uff0f\uff1a\uff1f\uff20"
+HTTP_URL_PATTERN = (rf"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#@:\[\]\x00-\x20\x7f{_NFKC_DELIMITERS}]+|\[({_ipv6_pattern()})\])"
+                    rf"{_PORT}([/?#][^\x00-\x20\x7f]*)?$")
+
+
 class Blocked(Exception):
     """``transient``: the name did not resolve now (it may later); otherwise the
     destination itself is refused."""
@@ -88,6 +114,9 @@ def literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 class Guard:
+    """The operator's outbound rules: which destinations a user-supplied URL may reach
+    (``allow``: CIDRs or host names opened on top of the public internet; ``https_only``)."""
+
     def __init__(self, allow: Iterable[str] = (), https_only: bool = False) -> None:
         self.networks = []
         self.hosts = set()
@@ -104,16 +133,21 @@ class Guard:
         return cls(allow, https_only=env.get("AXHUB_OUTBOUND_HTTPS_ONLY", "").lower() in {"1", "true", "yes"})
 
     def allowed(self, address) -> bool:
+        """Whether ``address`` may be called: public, or in the operator's allow-list."""
         return is_public(address) or any(address in n for n in self.networks)
 
     def check_url(self, url: str) -> tuple[str, int]:
         """Syntax checks that need no DNS; returns (host, port)."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # a bracketed host that is no IPv6 address, a host NFKC turns into a delimiter
+            raise Blocked(url, "the URL's host is not a valid name or address") from None
         if parts.scheme not in ("http", "https"):
             raise Blocked(url, "only http and https URLs are allowed")
         if self.https_only and parts.scheme != "https":
             raise Blocked(url, "the operator allows https URLs only")
-        if not parts.hostname:
+        if not host:
             raise Blocked(url, "the URL has no host")
         if parts.username or parts.password:
             raise Blocked(url, "credentials in the URL are not allowed; use headers")
@@ -121,7 +155,7 @@ class Guard:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise Blocked(url, "the port is not a number") from None
-        return parts.hostname.lower(), port
+        return host.lower(), port
 
     def check_destination(self, url: str) -> tuple[str, int]:
         """What can be known of ``url`` without DNS, as a destination is saved: the

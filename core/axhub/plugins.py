@@ -29,7 +29,8 @@ from .types import PROVIDER_TYPES, ProviderInfo, Settings
 
 log = logging.getLogger("axhub.plugins")
 
-PER_PROVIDER_HOOKS = ("authorize", "exchange_code", "refresh", "test_connection", "disconnect", "sync", "deliver")
+PER_PROVIDER_HOOKS = ("authorize", "exchange_code", "refresh", "test_connection", "disconnect", "sync", "deliver",
+                      "subscribe", "renew", "unsubscribe", "receive")
 HOOKS = ("provider_info", *PER_PROVIDER_HOOKS, "notify")
 
 

@@ -21,7 +21,7 @@ PROVIDER_TYPES: tuple[str, ...] = ("calendar", "communication", "video", "storag
 
 # What a plugin can do; the core and `axhub plugins` show these.
 Capability = Literal[
-    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance", "signing"
+    "oauth", "pkce", "refresh", "revoke", "calendar_sync", "notify", "meetings", "attendance", "signing", "push"
 ]
 
 
@@ -253,6 +253,15 @@ class Connection:
     async def access_token(self) -> str:
         """The access token of :meth:`credentials`."""
         return (await self.credentials()).access_token
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """How often a message is retried: ``max_retries`` after the first attempt, waits
+    growing by ``backoff_multiplier`` (with jitter) from the operator's base delay."""
+
+    max_retries: int = 5
+    backoff_multiplier: float = 2.0
 
 
 class Notification(msgspec.Struct, kw_only=True):

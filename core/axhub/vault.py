@@ -28,7 +28,7 @@ import msgspec
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import bindparam, select, update
 
-from .db import Credential, Database, Integration
+from .db import Credential, Database, Integration, PushSubscription
 from .errors import InvalidCredentials, ProviderError
 from .oplog import failure
 from .types import Credentials
@@ -151,15 +151,26 @@ def _rotate_sealed(cipher: "Cipher", node: Any) -> Any:
     return node
 
 
+# Said in sandbox mode, where a grant dies most often because the sandbox forgot it.
+SANDBOX_LOST = ("the sandbox no longer knows it (its state was reset or its tokens revoked through /_control, "
+                "or the data folder's sandboxes/ files are gone)")
+
+
+def dead_grant(reason: str, sandbox: bool) -> str:
+    """An integration's error once its grant is dead: the provider's reason and what to do."""
+    return f"{reason}; " + (f"{SANDBOX_LOST}; " if sandbox else "") + "reconnect the integration"
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Vault:
-    def __init__(self, db: Database, cipher: Cipher, margin: int) -> None:
+    def __init__(self, db: Database, cipher: Cipher, margin: int, *, sandbox: bool = False) -> None:
         self.db = db
         self.cipher = cipher
         self.margin = timedelta(seconds=margin)
+        self.sandbox = sandbox  # providers are the sandboxes: a dead grant is most often lost sandbox state
         self.owner = f"{secrets.token_hex(6)}"
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -273,7 +284,8 @@ class Vault:
                 .values(
                     status="error",
                     last_error="INVALID_CREDENTIALS",
-                    last_error_message=f"the provider refused the stored grant ({exc.reason or exc.message}); reconnect the integration",
+                    last_error_message=dead_grant(f"the provider refused the stored grant ({exc.reason or exc.message})",
+                                                  self.sandbox),
                     last_error_at=_now(),
                     updated_at=_now(),
                 )
@@ -297,5 +309,10 @@ class Vault:
                 if rotated != row.settings:
                     row.settings = rotated
                     count += 1
+            # Push channels' tokens (docs/push.md): opened on every notification, so a
+            # retired key must have sealed none of them.
+            for sub in (await s.execute(select(PushSubscription))).scalars().all():
+                sub.secret = self.cipher.rotate(sub.secret)
+                count += 1
         return count
 

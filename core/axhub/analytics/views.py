@@ -15,6 +15,7 @@ from ..auth import Identity
 from ..db import Integration
 from ..integrations import schemas as s
 from ..integrations import service
+from ..push.mode import Mode, modes, safety_due
 from ..runtime.services import Services
 from ..types import UserInfo
 from ..vault import mask_settings
@@ -28,7 +29,7 @@ async def views(svc: Services, rows: list[Integration]) -> list[s.IntegrationOut
     figures = await _read(svc, _BY_IDS, ids=[r.id for r in rows], orgs=list({r.org_id for r in rows}))
     found = {f.id: f._mapping for f in figures}
     # A row gone since it was read (disconnected and purged meanwhile) has no figures left.
-    return [view(svc, r, _statistics(svc, r, found.get(r.id, _NONE)), svc.scheduler.next_sync(r)) for r in rows]
+    return await _finished(svc, rows, [_statistics(svc, r, found.get(r.id, _NONE)) for r in rows])
 
 
 async def listed(svc: Services, identity: Identity, provider: str | None = None, status: str | None = None,
@@ -36,17 +37,30 @@ async def listed(svc: Services, identity: Identity, provider: str | None = None,
     """``GET /api/integrations``: the organisation's integrations with their figures, in
     one statement on one connection."""
     filters = service.list_filters(svc, provider, status, type_)
-    return _built(svc, await _read(svc, _listing(tuple(filters)), org=identity.org_id,
-                                   **{f"f_{k}": v for k, v in filters.items()}))
+    return await _built(svc, await _read(svc, _listing(tuple(filters)), org=identity.org_id,
+                                         **{f"f_{k}": v for k, v in filters.items()}))
 
 
 async def owned_view(svc: Services, identity: Identity, integration_id: str) -> s.IntegrationOut:
     """One integration of the caller's organisation, as :func:`listed` shows it; 404 else
     (another organisation's is not found either)."""
-    found = _built(svc, await _read(svc, _OWNED, id=integration_id, org=identity.org_id))
+    found = await _built(svc, await _read(svc, _OWNED, id=integration_id, org=identity.org_id))
     if not found:
         raise service.not_found(integration_id)
     return found[0]
+
+
+def push_status(svc: Services, mode: Mode | None) -> s.PushStatus | None:
+    if mode is None:
+        return None
+    return s.PushStatus(mode=mode.mode, state=mode.state, until=mode.until, reason=mode.reason,  # type: ignore[arg-type]
+                        last_notification_at=mode.last_notification_at,
+                        safety_poll_seconds=svc.config.push_safety_poll if mode.healthy else None)
+
+
+async def push_of(svc: Services, row: Integration) -> s.PushStatus | None:
+    """The integration's push status alone (``POST /test``)."""
+    return push_status(svc, (await modes(svc, [row])).get(row.id))
 
 
 async def one_view(svc: Services, row: Integration) -> s.IntegrationOut:
@@ -74,10 +88,24 @@ async def _read(svc: Services, statement: Any, **params: Any) -> list[Row]:
     return await svc.db.read(statement, {**params, **since(svc.clock())})  # one statement, one checkout
 
 
-def _built(svc: Services, rows: list[Row]) -> list[s.IntegrationOut]:
-    # nextSync from the integration's grid: what its schedule holds, known without asking
-    # the scheduler's store (scheduler/grid.py).
-    return [view(svc, r, _statistics(svc, r, r._mapping), svc.scheduler.next_sync(r)) for r in rows]  # type: ignore[arg-type]
+async def _built(svc: Services, rows: list[Row]) -> list[s.IntegrationOut]:
+    return await _finished(svc, rows, [_statistics(svc, r, r._mapping) for r in rows])  # type: ignore[arg-type]
+
+
+async def _finished(svc: Services, rows: list[Any], statistics: list[dict[str, Any]]) -> list[s.IntegrationOut]:
+    """The views, with ``nextSync`` from the integration's grid (what its schedule holds,
+    known without asking the scheduler's store: scheduler/grid.py) and push's state."""
+    pushed = await modes(svc, rows)
+    out = []
+    for row, stats in zip(rows, statistics):
+        next_sync = svc.scheduler.next_sync(row)
+        mode = pushed.get(row.id)
+        due = safety_due(svc, row) if mode is not None and mode.healthy else None
+        if due is not None and next_sync is not None and due > next_sync:
+            # With push healthy the syncInterval fires pass until the safety poll is due.
+            next_sync = svc.scheduler.next_sync(row, due)
+        out.append(view(svc, row, stats, next_sync, push_status(svc, mode)))
+    return out
 
 
 def _statistics(svc: Services, row: Any, fig: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +137,8 @@ def _secret_paths(svc: Services, slug: str) -> tuple[str, ...]:
     return record.info.secret_settings if record is not None and record.info is not None else ()
 
 
-def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None) -> s.IntegrationOut:
+def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync: datetime | None = None,
+         push: s.PushStatus | None = None) -> s.IntegrationOut:
     last_error = (
         s.LastError(code=row.last_error, message=row.last_error_message, at=row.last_error_at)
         if row.last_error
@@ -134,4 +163,5 @@ def view(svc: Services, row: Integration, statistics: dict[str, Any], next_sync:
         account=msgspec.convert(row.account, UserInfo),
         last_error=last_error,
         next_sync=next_sync,
+        push=push,
     )

@@ -19,6 +19,7 @@ from .. import console
 from ..errors import ApiError
 from ..plugins import Hub, PluginManager
 from ..runtime.services import Services
+from ..sandbox.persist import SandboxState
 from ..sync.lock import close_orphans
 from ..validation import field_of
 from .guards import MAX_BODY, before_request
@@ -28,6 +29,8 @@ from .schema_viewer import assets
 from .routes.analytics import AnalyticsController
 from .routes.deliveries import DeliveriesController
 from .routes.events import EventsController
+from .routes.hooks import handlers as hook_handlers
+from ..push.receive import MAX_BODY as HOOK_BODY
 from .routes.integrations import IntegrationsController
 from .routes.organizations import OrganizationController
 from .routes.sync import SyncController
@@ -65,7 +68,7 @@ def _validation(request: Request, exc: ValidationException) -> Response:
     return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail)))
 
 
-def _http(_: Request, exc: HTTPException) -> Response:
+def _http(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotFoundException):
         return _envelope(ApiError("NOT_FOUND", "no such route"))
     if isinstance(exc, NotAuthorizedException):
@@ -73,7 +76,8 @@ def _http(_: Request, exc: HTTPException) -> Response:
     if exc.status_code == HTTP_405_METHOD_NOT_ALLOWED:
         return _envelope(ApiError("METHOD_NOT_ALLOWED", str(exc.detail), headers=exc.headers))
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {MAX_BODY // 1024 // 1024} MiB"))
+        limit = f"{HOOK_BODY // 1024} KiB" if request.url.path.startswith("/hooks/") else f"{MAX_BODY // 1024 // 1024} MiB"
+        return _envelope(ApiError("PAYLOAD_TOO_LARGE", f"the request body is over {limit}"))
     if exc.status_code < 500:
         # Litestar's own client errors (a bad Content-Length, …): the caller's fault.
         return _envelope(ApiError("VALIDATION_ERROR", str(exc.detail), status=exc.status_code, headers=exc.headers))
@@ -113,12 +117,16 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
         try:
             yield
         finally:
+            for state in sandbox_states:  # what the last writes changed, before the process goes
+                state.save()
             await svc.aclose()
 
     route_handlers: list[Any] = [IntegrationsController, SyncController, EventsController, DeliveriesController,
-                                 AnalyticsController, OrganizationController, oauth_return, assets(), *console.handlers()]
+                                 AnalyticsController, OrganizationController, oauth_return, assets(), *console.handlers(),
+                                 *hook_handlers]
+    sandbox_states: list[SandboxState] = []
     if config.sandbox and not config.sandbox_url:
-        route_handlers.extend(sandbox_mounts(svc))
+        route_handlers.extend(sandbox_mounts(svc.hub, sandbox_states))
 
     app = Litestar(
         route_handlers=route_handlers,
@@ -146,17 +154,30 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
     return app
 
 
-def sandbox_mounts(svc: Services) -> list[Any]:
-    """Each installed provider's sandbox, mounted at ``/sandbox/{slug}``."""
+def sandbox_mounts(hub: Hub, states: list[SandboxState], prefix: str = "/sandbox") -> list[Any]:
+    """Each installed provider's sandbox, mounted at ``{prefix}/{slug}``, its state kept
+    in the data folder (``sandboxes/{slug}.pickle``) and listed in ``states`` for the
+    final save."""
     mounts = []
-    for slug, factory in svc.hub.sandboxes():
-        mounts.append(asgi(f"/sandbox/{slug}", is_mount=True, copy_scope=True, include_in_schema=False, name=f"sandbox-{slug}")(factory()))
+    for slug, factory in hub.sandboxes():
+        sandbox = factory()
+        state = sandbox.state.get("sandbox_state")
+        if isinstance(state, SandboxState):
+            state.attach(hub.config.data_dir / "sandboxes" / f"{slug}.pickle")
+            states.append(state)
+        mounts.append(asgi(f"{prefix}/{slug}", is_mount=True, copy_scope=True, include_in_schema=False,
+                           name=f"sandbox-{slug}")(sandbox))
     return mounts
 
 
 def sandbox_app(config: Config) -> Litestar:
     """Only the sandboxes (``axhub sandbox``): a stand-in for every provider at once."""
     plugins = PluginManager(config)
-    hub = Hub(config, plugins, sandbox_base="")
-    handlers = [asgi(f"/{slug}", is_mount=True, copy_scope=True, name=f"sandbox-{slug}")(factory()) for slug, factory in hub.sandboxes()]
-    return Litestar(route_handlers=handlers, openapi_config=None, logging_config=None)
+    states: list[SandboxState] = []
+    handlers = sandbox_mounts(Hub(config, plugins, sandbox_base=""), states, prefix="")
+
+    async def save_all(_: Litestar) -> None:
+        for state in states:
+            state.save()
+
+    return Litestar(route_handlers=handlers, on_shutdown=[save_all], openapi_config=None, logging_config=None)

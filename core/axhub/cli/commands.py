@@ -338,7 +338,7 @@ def parser() -> argparse.ArgumentParser:
     jobs.set_defaults(func=_jobs, jobs_command=None)
     jsub = jobs.add_subparsers(dest="jobs_command")
     run = jsub.add_parser("run", help="run one job now: sync, reminders, attendance-alerts, weekly-report, "
-                                      "token-refresh, delivery-retries, upkeep")
+                                      "token-refresh, delivery-retries, upkeep, push-upkeep")
     run.add_argument("job", help="the job's name (listed above)")
     run.add_argument("--at", help="the moment the job acts for (ISO 8601 with offset; default now); for sync, the due time")
     run.add_argument("--integration", help="the integration (sync)")

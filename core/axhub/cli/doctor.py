@@ -1,6 +1,6 @@
 """``axhub doctor``: checks what a hub needs before it serves — configuration, the
 providers it uses (real or sandboxes), the database, its migrations, the plugins, the
-vault key and the public URL — and says for each problem what to do about it. Exit 0
+vault key, the public URL and push — and says for each problem what to do about it. Exit 0
 when nothing failed (warnings included), 1 otherwise."""
 
 from __future__ import annotations
@@ -122,12 +122,24 @@ def _public_url(config: Config) -> Finding:
                    "subscriptions) to an https address", "set AXHUB_PUBLIC_URL=https://… to the address providers reach")
 
 
+def _push(config: Config) -> Finding:
+    """Whether providers can notify this hub of changes (docs/push.md), or it polls."""
+    address, why = config.push_address()
+    if address is not None:
+        return Finding(OK, "push", f"providers that can notify push to {address}/hooks/{{provider}}")
+    if config.push in ("0", "false", "no", "off"):
+        return Finding(OK, "push", f"off: every integration polls at its syncInterval ({why})")
+    return Finding(WARN, "push", f"every integration polls at its syncInterval: {why}",
+                   "set AXHUB_PUBLIC_URL=https://… to an address providers reach (docs/push.md)")
+
+
 def _run(args: argparse.Namespace) -> int:
     config, found = _configuration()
     if config is not None:
         found += asyncio.run(_database(config))
         found += _plugins(config)
         found.append(_public_url(config))
+        found.append(_push(config))
     width = max(len(f.check) for f in found)
     for f in found:
         print(f"{f.level:<4}  {f.check:<{width}}  {f.detail}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -70,13 +71,13 @@ _PARTS: dict[str, dict[str, str]] = {
         "capabilities": "calendar_sync",
         "stdlib": "\nimport hashlib\nfrom datetime import datetime\nfrom typing import Any, AsyncIterator, Sequence\n\n"
                   "import msgspec\n",
-        "names": "CleanupReport Connection ProviderContext ProviderError oauth_hooks",
-        "imports": "from axhub.retry import with_retries\nfrom axhub.sync import CursorExpired, EventData, Page, RemoteEvent, "
-                   "WriteOp, WriteResult, read_ahead, remove_created\n",
+        "names": "CleanupReport Connection CursorExpired EventData Page ProviderContext ProviderError RemoteEvent "
+                 "WriteOp WriteResult oauth_hooks read_ahead remove_created with_retries",
         "hooks": "calendar_hooks.py.tmpl", "sandbox_routes": "calendar_sandbox.py.tmpl",
         "litestar_names": ", delete, patch, post", "sandbox_imports": "from litestar.params import FromPath\n",
         "sandbox_kit": f"CalendarStore, Conflict, CursorGone, {_KIT}, StoredEvent",
         "sandbox_reset": "        calendar.reset()\n",
+        "sandbox_persist": ', "calendar": lambda: calendar',
         "sandbox_route_names": ", list_events, create_event, update_event, delete_event, *calendar.control_routes()",
         "conformance_doc": ", events synced both ways (the calendar conformance suite)",
         "conformance_import": "from axhub.testing.calendar import CalendarConformance\n"
@@ -117,14 +118,15 @@ def render(slug: str, plugin_type: str, version: str) -> dict[str, str]:
         "default_scopes": ", ".join(f'"{n}"' for n, *_ in scopes) + ("," if len(scopes) == 1 else ""),
         "capabilities": ", ".join(f'"{c}"' for c in ("oauth", "pkce", "refresh", "revoke", *parts.get("capabilities", "").split())),
         "stdlib": parts.get("stdlib", ""),
-        "axhub_names": "".join(f"    {n},\n" for n in sorted({*_NAMES, *parts.get("names", "").split()})),
-        "imports": parts.get("imports", ""),
+        "axhub_names": textwrap.fill(", ".join(sorted({*_NAMES, *parts.get("names", "").split()})) + ",", width=100,
+                                     initial_indent="    ", subsequent_indent="    ") + "\n",
         "hooks": code("hooks"),
         "settings_base": "SyncSettings" if plugin_type == "calendar" else "Settings",
         "settings": _SETTINGS[plugin_type],
         "sandbox_routes": code("sandbox_routes"),
         "sandbox_kit": parts.get("sandbox_kit", _KIT),
         "sandbox_reset": parts.get("sandbox_reset", ""),
+        "sandbox_persist": parts.get("sandbox_persist", ""),
         **{k: parts.get(k, "") for k in ("litestar_names", "sandbox_imports", "sandbox_route_names", "conformance_doc")},
         "conformance_import": parts.get("conformance_import", "from axhub.testing.conformance import ProviderConformance"),
         "conformance_classes": f'class TestProviderConformance(ProviderConformance):\n    provider = "{slug}"\n'

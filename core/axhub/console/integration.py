@@ -25,6 +25,9 @@ from .integrations import health
 from .web import HEADERS, form, render, see_other, services, viewer
 
 TOP = tuple(TOP_LEVEL_SETTINGS.values())  # syncDirection, autoSync, syncInterval: inputs of their own
+# The switches of ``notifications`` (PUT /settings), each a checkbox of the form.
+NOTIFICATION_SWITCHES = (("syncErrors", "Report failed syncs"), ("syncSuccess", "Report successful syncs"),
+                         ("weeklyReport", "Send a weekly report"))
 _INT = re.compile(r"^-?\d+$")
 
 
@@ -58,7 +61,8 @@ async def page(request: Request, integration_id: str, *, status: int = 200, **ex
         "runs": runs_, "meta": meta, "filters": filters, "history_error": history_error,
         "run": q.get("run"), "syncs": svc.hub.implements(row.provider, "sync"),
         "deliveries": bool(view.statistics.deliveries is not msgspec.UNSET or view.type in ("webhook", "messaging")),
-        "errors": {}, "form": {}, "saved": bool(q.get("saved")),
+        "errors": {}, "form": {}, "saved": bool(q.get("saved")), "notification_switches": NOTIFICATION_SWITCHES,
+        "notifications": msgspec.to_builtins(view.notifications),
     }
     context.update(extra)
     if history_error is not None and status == 200:
@@ -82,6 +86,8 @@ def settings_body(data: dict[str, str], top: list[str]) -> dict[str, Any]:
     if "syncInterval" in top:
         raw = data.get("syncInterval", "").strip()
         body["syncInterval"] = int(raw) if _INT.match(raw) else raw
+    # Every switch is on the form, so each is given: an unticked box (not posted) is off.
+    body["notifications"] = {key: data.get(key) == "on" for key, _ in NOTIFICATION_SWITCHES}
     raw = data.get("settings", "").strip()
     if raw:
         try:

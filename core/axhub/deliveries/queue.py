@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import hashlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,20 +14,11 @@ from sqlalchemy import select
 from ..db import DeliveryMention, DeliveryMessage, DeliveryTarget, Integration
 from ..integrations.service import connection
 from ..organizations.service import settings_of
-from ..types import Connection
+from ..types import Connection, Policy
 from ..db.batch import GroupCommit
 
 if TYPE_CHECKING:
     from ..runtime.services import Services
-
-
-@dataclasses.dataclass(frozen=True)
-class Policy:
-    """How often a message is retried: ``max_retries`` after the first attempt, waits
-    growing by ``backoff_multiplier`` (with jitter) from the operator's base delay."""
-
-    max_retries: int = 5
-    backoff_multiplier: float = 2.0
 
 
 def message_id(integration_id: str, key: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from ..auth import Identity
 from ..db import Integration, OAuthState
-from ..errors import ApiError, OAuthError, ProviderError, validation_error
+from ..errors import ApiError, OAuthError, ProviderError
 from ..ids import new_id
 from ..metering import attribute
 from ..runtime.services import Services
@@ -101,8 +101,6 @@ async def callback(svc: Services, identity: Identity, slug: str, body: s.Callbac
     info = svc.hub.provider(slug)
     if not info.oauth:
         raise ApiError("OAUTH_ERROR", f"{slug} does not connect through OAuth", field="provider")
-    if not body.code.strip():
-        raise validation_error("code", "must not be empty")
     # Checked before the state is spent, so a mistyped code can be corrected: RFC 6749
     # (appendix A.11) makes a code printable ASCII, and a provider is never asked otherwise.
     if not _VSCHAR.fullmatch(body.code):

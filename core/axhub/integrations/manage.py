@@ -15,7 +15,7 @@ from ..errors import ApiError, ProviderError, validation_error
 from ..runtime.services import Services
 from ..types import CleanupReport, ConnectionReport
 from . import schemas as s
-from ..vault import open_settings, unmask_settings
+from ..vault import SANDBOX_LOST, open_settings, unmask_settings
 from .limits import api_limits
 from . import test_notice
 from .rules import TOP_LEVEL_SETTINGS, permissions_for, validate_notifications, validate_settings
@@ -111,7 +111,8 @@ async def test(svc: Services, identity: Identity, integration_id: str, body: s.T
     if error is not None:
         status = "unhealthy"
         if error.code == "INVALID_CREDENTIALS":
-            recommendations.append(f"Reconnect {info.name}: the provider no longer accepts the stored grant")
+            recommendations.append(f"Reconnect {info.name}: the provider no longer accepts the stored grant"
+                                   + (f" ({SANDBOX_LOST})" if svc.config.sandbox else ""))
         elif error.code in ("RATE_LIMIT_EXCEEDED", "API_QUOTA_EXCEEDED"):
             recommendations.append("The provider is throttling this integration; retry later or sync less often")
         else:
@@ -167,7 +168,9 @@ async def disconnect(svc: Services, identity: Identity, integration_id: str) -> 
     record = svc.plugins.records.get(row.provider)
     if record is None or record.status != "loaded":
         notes.append(f"provider plugin {row.provider!r} is not loaded: nothing was undone at the provider")
-    elif svc.hub.implements(row.provider, "disconnect"):
+    else:
+        await svc.lifecycle.disconnecting(row)  # what needs the grant goes first (push subscriptions)
+    if record is not None and record.status == "loaded" and svc.hub.implements(row.provider, "disconnect"):
         try:
             report = await svc.hub.call(row.provider, "disconnect", connection=connection(svc, row))
         except ProviderError as exc:

@@ -67,6 +67,22 @@ class IntegrationStatistics(Wire, kw_only=True):
     deliveries: DeliveryCounts | msgspec.UnsetType = _UNSET
 
 
+class PushStatus(Wire, kw_only=True):
+    """How the integration hears of changes at its provider (docs/push.md): ``push``
+    (the provider notifies the hub; only the safety poll runs, ``until`` the
+    subscription's expiry, renewed before it) or ``polling`` (every syncInterval;
+    ``reason`` says why: no public address, a subscription failing, expired or not
+    confirmed yet, a provider without notifications)."""
+
+    mode: Literal["push", "polling"]
+    state: Literal["active", "pending", "failing", "expired", "none", "unavailable"]
+    until: datetime | None = None
+    reason: str | None = None
+    last_notification_at: datetime | None = None
+    # With push active: how often the safety poll still syncs (seconds).
+    safety_poll_seconds: int | None = None
+
+
 class IntegrationOut(Wire):
     id: str
     provider: str
@@ -87,6 +103,8 @@ class IntegrationOut(Wire):
     last_error: LastError | None
     # When the next automatic sync is due (None: the integration does not auto-sync).
     next_sync: datetime | None = None
+    # Push or polling, and why (None: the integration does not sync).
+    push: PushStatus | None = None
 
 
 class IntegrationList(Wire, kw_only=True):
@@ -132,7 +150,7 @@ class ConnectResponse(Wire, kw_only=True):
 
 
 class CallbackIn(Wire, forbid_unknown_fields=True):
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=4096, pattern=r"\S")]  # not blank
     state: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
@@ -217,6 +235,7 @@ class TestOut(Wire, kw_only=True, omit_defaults=True):
     last_error: LastError | None
     recommendations: list[str]
     test_message: TestMessageOut | None = None  # only when the body asked for one
+    push: PushStatus | None = None  # an integration that syncs: push or polling, and why
 
 
 class TestResponse(Wire, kw_only=True):

@@ -18,7 +18,7 @@ from ..errors import ApiError, InvalidCredentials, ProviderError, validation_err
 from ..metering import attribute
 from ..runtime.services import Services
 from ..types import PROVIDER_TYPES, Connection, UserInfo
-from ..vault import open_settings
+from ..vault import dead_grant, open_settings
 from . import schemas as s
 
 STATUSES = ("connected", "disconnected", "error")
@@ -102,7 +102,7 @@ async def record_error(svc: Services, row: Integration, exc: ProviderError) -> s
     values: dict[str, Any] = {"last_error": exc.code, "last_error_message": exc.message, "last_error_at": at, "updated_at": at}
     if isinstance(exc, InvalidCredentials):
         values["status"] = "error"
-        values["last_error_message"] = f"{exc.message}; reconnect the integration"
+        values["last_error_message"] = dead_grant(exc.message, svc.config.sandbox)
     async with svc.db.session() as session, session.begin():
         await session.execute(update(Integration).where(Integration.id == row.id).values(**values))
     return s.LastError(code=exc.code, message=values["last_error_message"], at=at)

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from axhub.db.models import Base
+from axhub.db import Base  # every table module, push's too
 
 connection = context.config.attributes["connection"]
 context.configure(

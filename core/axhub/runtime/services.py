@@ -20,11 +20,12 @@ if TYPE_CHECKING:  # built above this layer, by axhub.api.wiring
     from ..db import Integration
     from ..deliveries.queue import Store
     from ..deliveries.worker import DeliveryWorker
+    from ..push.work import PushWork
     from ..scheduler import Scheduler
 else:
     # Litestar resolves the annotations of what it injects (msgspec reads them at run
     # time): there, the higher layers' types stand for anything.
-    Integration = Store = DeliveryWorker = Scheduler = Any
+    Integration = Store = DeliveryWorker = Scheduler = PushWork = Any
 
 Listener = Callable[["Integration"], Awaitable[Any]]
 
@@ -39,9 +40,17 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self._leaving: list[Listener] = []
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, *, before_disconnect: bool = False) -> None:
+        """``before_disconnect``: hear of a disconnect while the grant still works (the
+        provider's subscriptions are removed with it), before the plugin revokes it."""
+        (self._leaving if before_disconnect else self._listeners).append(listener)
+
+    async def disconnecting(self, row: "Integration") -> None:
+        """``row`` is about to be disconnected: its grant is still valid."""
+        for listener in self._leaving:
+            await listener(row)
 
     async def changed(self, row: "Integration") -> None:
         """``row`` is as saved: created, with new settings, or disconnected."""
@@ -67,6 +76,7 @@ class Services:
     deliveries: "Store" = dataclasses.field(init=False)
     worker: "DeliveryWorker" = dataclasses.field(init=False)
     scheduler: "Scheduler" = dataclasses.field(init=False)
+    push: "PushWork" = dataclasses.field(init=False)
     # Closed first to last by ``aclose`` (the scheduler before the worker before the rest).
     closers: list[Callable[[], Awaitable[Any]]] = dataclasses.field(default_factory=list)
 

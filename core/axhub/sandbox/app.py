@@ -14,6 +14,9 @@ from litestar.response import Redirect
 
 from .faults import Fault, Faults
 from .oauth_server import OAuthServer
+from .persist import Getter, SandboxState
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _control_routes(server: OAuthServer | None, faults: Faults, extra_stats: Callable[[], dict] | None, on_reset: Callable[[], None] | None) -> list[Any]:
@@ -100,13 +103,25 @@ def build_app(
     render_fault: Callable[[Fault], Response] | None = None,
     extra_stats: Callable[[], dict] | None = None,
     on_reset: Callable[[], None] | None = None,
+    persist: dict[str, Getter] | None = None,
 ) -> Litestar:
     """A sandbox app: the provider's ``routes`` + ``/_control``, with fault injection.
 
     ``render_fault`` turns an injected fault into the provider's error shape when the
     test gave no body of its own; ``extra_stats`` adds to ``GET /_control/stats`` and
-    ``on_reset`` clears the sandbox's own data on ``POST /_control/reset``."""
+    ``on_reset`` clears the sandbox's own data on ``POST /_control/reset``.
+
+    ``persist`` names the objects that hold the sandbox's data, each as a function
+    returning the live object (a dict, list, set or any object with attributes): with
+    the authorization server's grants and tokens, the hub keeps them in its data folder
+    so a demo survives a restart (:class:`~axhub.sandbox.persist.SandboxState`)."""
     faults = faults or Faults()
+    objects = {"oauth": (lambda: server)} if server is not None else {}
+    state = SandboxState({**objects, **(persist or {})}, refs={"faults": lambda: faults})
+
+    async def after_response(request: Request) -> None:
+        if request.method not in _READS:  # any write may have changed the data
+            state.changed()
 
     async def inject(request: Request) -> Response | None:
         if request.url.path.startswith("/_control"):
@@ -127,11 +142,13 @@ def build_app(
     app = Litestar(
         route_handlers=[*routes, *_control_routes(server, faults, extra_stats, on_reset)],
         before_request=inject,
+        after_response=after_response,
         openapi_config=None,
         logging_config=None,
     )
     app.state.faults = faults
     app.state.oauth = server
+    app.state.sandbox_state = state
     return app
 
 

@@ -12,7 +12,6 @@ counts writes, and serves the ``/_control/calendar`` routes tests drive it throu
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import secrets
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -60,12 +59,20 @@ class CalendarStore:
     def reset(self) -> None:
         """Forget every event, cursor and count."""
         self.events: dict[str, StoredEvent] = {}
-        self._seq = itertools.count(1)
+        self._last_seq = 0
         self.epoch = secrets.token_hex(4)
         self.writes = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        # What a restart keeps (axhub.sandbox.persist): the data, not the field mapping.
+        return {"events": self.events, "_last_seq": self._last_seq, "epoch": self.epoch, "writes": self.writes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+
     def _stamp(self, event: StoredEvent) -> StoredEvent:
-        event.seq, event.updated, event.etag = next(self._seq), _now(), f'"{secrets.token_hex(8)}"'
+        self._last_seq += 1
+        event.seq, event.updated, event.etag = self._last_seq, _now(), f'"{secrets.token_hex(8)}"'
         return event
 
     def live(self) -> list[StoredEvent]:

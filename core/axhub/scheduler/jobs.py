@@ -27,7 +27,8 @@ from .current import services_of_current_job
 from .grid import next_fire
 from .reminders import attendance_alerts, reminders
 from .reports import weekly_report
-from .upkeep import delivery_retries, token_refresh, upkeep
+from .upkeep import delivery_retries, push_upkeep, token_refresh, upkeep
+from ..push.mode import defers
 
 if TYPE_CHECKING:
     from ..runtime.services import Services
@@ -72,6 +73,9 @@ async def sync_due(svc: "Services", integration_id: str, fire_at: datetime) -> s
     if row.status == "error" and row.last_error == "INVALID_CREDENTIALS":
         sched.counters["skipped"] += 1  # nothing to do until someone reconnects it
         return "skipped"
+    if await defers(svc, row, fire_at):
+        sched.counters["push"] += 1  # push carries its changes; the safety poll comes later
+        return "push"
     if not await claim_fire(svc, integration_id, fire_at, sched.identity):
         log.debug("scheduled sync of %s due %s already handled: second fire ignored", integration_id, fire_at)
         sched.counters["duplicate"] += 1
@@ -99,6 +103,7 @@ JOBS: dict[str, Callable[["Services", datetime], Awaitable[int]]] = {
     "token-refresh": token_refresh,
     "delivery-retries": delivery_retries,
     "upkeep": upkeep,
+    "push-upkeep": push_upkeep,
 }
 
 
@@ -153,6 +158,10 @@ async def fire_upkeep() -> int:
     return await upkeep(services_of_current_job(), now())
 
 
+async def fire_push_upkeep() -> int:
+    return await push_upkeep(services_of_current_job(), now())
+
+
 def _every(seconds: int):
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -172,6 +181,7 @@ PERIODIC: dict[str, tuple[Callable[[], Awaitable[int]], Callable[[], Any]]] = {
     "token-refresh": (fire_token_refresh, _every(60)),
     "delivery-retries": (fire_delivery_retries, _every(60)),
     "upkeep": (fire_upkeep, _every(86400)),
+    "push-upkeep": (fire_push_upkeep, _every(60)),
 }
 
 __all__ = ["JOBS", "PERIODIC", "claim_fire", "run_job", "sync_due"]

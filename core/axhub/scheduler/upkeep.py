@@ -1,5 +1,6 @@
 """Housekeeping jobs: grants refreshed before they expire even when idle, a round of
-due delivery retries, and forgetting notice keys nobody can send again."""
+due delivery retries, push subscriptions renewed and repaired, and forgetting notice
+keys nobody can send again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..db import Credential, Integration
 from ..errors import ProviderError
 from ..metering import attribute
 from ..deliveries.notices import sum_up
+from ..push.lifecycle import open_missing, renew_due
 from ..runtime.once import prune
 
 if TYPE_CHECKING:
@@ -70,3 +72,15 @@ async def delivery_retries(svc: "Services", at: datetime) -> int:
 
 async def upkeep(svc: "Services", at: datetime) -> int:
     return await prune(svc, KEEP_KEYS, at)
+
+
+async def push_upkeep(svc: "Services", at: datetime) -> int:
+    """Renew the push subscriptions whose time came (each once across processes), open
+    the missing ones, and work signals whose worker was lost; every minute, so a
+    subscription is renewed well inside its window."""
+    renewed = await renew_due(svc, at)
+    opened = await open_missing(svc)
+    swept = await svc.push.sweep(at)
+    if renewed or opened or swept:
+        log.info("push upkeep: %s, %d opened, %d integrations swept", renewed, opened, swept)
+    return sum(renewed.values()) + opened + swept

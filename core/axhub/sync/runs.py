@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from ..db import Integration, SyncRun
 from ..errors import ApiError, InvalidCredentials, ProviderError
+from ..vault import dead_grant
 from ..events.service import record_from_provider
 from ..ids import new_id
 from ..integrations.service import connection
@@ -139,7 +140,7 @@ async def execute(svc: Services, run_id: str, row: Integration, options: SyncOpt
         message = f"{exc.code}: {exc.message}"
         errors = [*(engine.errors if engine else []), {"eventId": None, "error": exc.message, "code": exc.code}]
         if isinstance(exc, InvalidCredentials):
-            await _mark(svc, row.id, status="error", code=exc.code, message=f"{exc.message}; reconnect the integration")
+            await _mark(svc, row.id, status="error", code=exc.code, message=dead_grant(exc.message, svc.config.sandbox))
         else:
             await _mark(svc, row.id, code=exc.code, message=exc.message)
     except Exception as exc:  # noqa: BLE001 - recorded on the run, never lost in a task

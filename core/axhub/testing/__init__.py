@@ -80,6 +80,9 @@ class HubServer:
             # Scheduled jobs (automatic syncs every syncInterval…) would fire in the middle
             # of unrelated tests; the scheduler's own tests turn them on (make_hub).
             "AXHUB_SCHEDULER": "0",
+            # Likewise the providers' change notifications (each one a sync): the push
+            # tests turn them on (make_hub({"AXHUB_PUSH": "auto"})).
+            "AXHUB_PUSH": "0",
             **(env or {}),
         }
         self.config = Config.from_env(self.env)

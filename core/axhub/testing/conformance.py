@@ -33,6 +33,8 @@ from . import (begin_connect, connect, finish_connect, follow_consent, integrati
 
 PROVIDER_TYPES = ("calendar", "communication", "video", "webhook", "crm", "storage")
 TEST_SHAPE = {"connectionStatus", "responseTime", "permissions", "apiLimits", "lastError", "recommendations"}
+# An integration that syncs also says whether it is pushed to or polled (docs/push.md).
+SYNCING_TEST_SHAPE = TEST_SHAPE | {"push"}
 # Shorter than the vault's refresh margin (300 s): every use of the token refreshes it first.
 ALWAYS_DUE = 10
 
@@ -177,7 +179,7 @@ class ProviderConformance:
         with hub.client("manager") as api:
             integration_id = self.connected(api)
             data = run_connection_test(api, integration_id)
-        assert set(data) == TEST_SHAPE
+        assert set(data) == (SYNCING_TEST_SHAPE if "sync" in info["hooks"] else TEST_SHAPE)
         assert data["connectionStatus"] == "healthy" and data["lastError"] is None, data
         assert data["responseTime"].endswith("ms")
         declared = {p for s in info["scopes"] for p in s["permissions"]}

@@ -94,3 +94,42 @@ class AcyclicModulesContract(Contract):
                 output.indent_cursor()
                 output.print_error(f"{importer} -> {imported} ({where})")
             output.new_line()
+
+
+class PublicApiContract(Contract):
+    """The modules of ``packages`` import from ``container`` only the ``public``
+    modules (``axhub``, ``axhub.sandbox``, ``axhub.testing`` and what is under the last):
+    a plugin that reached into the hub's own modules would break on any release.
+
+    ``public`` entries ending in ``.*`` admit the package and everything under it."""
+
+    type_name = "public_api"
+
+    packages = fields.ListField(subfield=fields.StringField())
+    container = fields.StringField()
+    public = fields.ListField(subfield=fields.StringField())
+
+    def _admits(self, module: str) -> bool:
+        for entry in self.public:  # type: ignore[attr-defined]
+            if entry.endswith(".*") and (module == entry[:-2] or module.startswith(entry[:-1])):
+                return True
+            if module == entry:
+                return True
+        return False
+
+    def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
+        container = self.container  # type: ignore[attr-defined]
+        reached = []
+        for package in self.packages:  # type: ignore[attr-defined]
+            for importer in sorted({package, *graph.find_descendants(package)}):
+                for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+                    inside = imported == container or imported.startswith(container + ".")
+                    if inside and not self._admits(imported):
+                        lines = sorted(d["line_number"] for d in graph.get_import_details(importer=importer, imported=imported))
+                        reached.append((importer, imported, lines))
+        return ContractCheck(kept=not reached, metadata={"reached": reached})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for importer, imported, lines in check.metadata["reached"]:
+            where = ", ".join(f"l.{n}" for n in lines)
+            output.print_error(f"{importer} -> {imported} ({where}): not public; import it from axhub", bold=True)

@@ -9,7 +9,6 @@ from axhub import (
     CleanupReport,
     Connection,
     ConnectionReport,
-    Credentials,
     Endpoint,
     Grant,
     ProviderContext,
@@ -18,9 +17,10 @@ from axhub import (
     UserInfo,
     hookimpl,
     oauth,
+    remove_created,
 )
-from axhub.sync import remove_created
 
+from . import push
 from .calendar import GoogleCalendar
 from .errors import google_error
 from .settings import GoogleSettings
@@ -41,6 +41,7 @@ PROFILE = oauth.OAuthProfile(
 
 
 INFO = ProviderInfo(
+    oauth2=PROFILE,  # the standard refresh (axhub.oauth_hooks); the other OAuth hooks are Google's own
     slug="google",
     name="Google Calendar",
     type="calendar",
@@ -52,7 +53,7 @@ INFO = ProviderInfo(
     ),
     default_scopes=("calendar.read", "calendar.write", "events.manage"),
     settings_type=GoogleSettings,
-    capabilities=("oauth", "pkce", "refresh", "revoke", "calendar_sync"),
+    capabilities=("oauth", "pkce", "refresh", "revoke", "calendar_sync", "push"),
     endpoints={
         "authorize": Endpoint("https://accounts.google.com/o/oauth2/v2/auth", "/o/oauth2/v2/auth"),
         "token": Endpoint("https://oauth2.googleapis.com/token", "/token"),
@@ -101,11 +102,6 @@ async def exchange_code(ctx: ProviderContext, request, code: str) -> Grant:
 
 
 @hookimpl
-async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
-    return await oauth.refresh(ctx, credentials, PROFILE)
-
-
-@hookimpl
 async def test_connection(ctx: ProviderContext, connection: Connection) -> ConnectionReport:
     # events.list works with either calendar scope (calendars.get needs the broad one).
     token = await connection.access_token()
@@ -130,3 +126,24 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
     # Revoking the refresh token revokes the whole grant, access tokens included.
     revoked = await oauth.revoke(ctx, credentials.refresh_token or credentials.access_token, PROFILE)
     return CleanupReport(tokens_revoked=revoked, events_removed=removed, notes=notes)
+
+
+# Push (docs/push.md): a channel per synced calendar, verified on every notification.
+@hookimpl
+async def subscribe(ctx: ProviderContext, connection: Connection, request):
+    return await push.watch(ctx, connection, request)
+
+
+@hookimpl
+async def renew(ctx: ProviderContext, connection: Connection, subscription, request):
+    return await push.renew(ctx, connection, subscription, request)
+
+
+@hookimpl
+async def unsubscribe(ctx: ProviderContext, connection: Connection, subscription) -> None:
+    await push.stop(ctx, connection, subscription)
+
+
+@hookimpl
+async def receive(request, subscriptions):
+    return await push.receive(request, subscriptions)

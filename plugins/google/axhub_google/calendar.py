@@ -22,10 +22,24 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from axhub import Connection, ProviderContext, ProviderError
-from axhub.http import retry_after
-from axhub.retry import Again, settle_calls, with_retries
-from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent, WriteOp, WriteResult, read_ahead
+from axhub import (
+    FIELDS,
+    Again,
+    Attendee,
+    Connection,
+    CursorExpired,
+    EventData,
+    Page,
+    ProviderContext,
+    ProviderError,
+    RemoteEvent,
+    WriteOp,
+    WriteResult,
+    read_ahead,
+    retry_after,
+    settle_calls,
+    with_retries,
+)
 
 from . import batch
 from .errors import QUOTA_SPENT, google_error

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from axhub import ProviderError, QuotaExceeded, RateLimited
-from axhub.http import retry_after
-from axhub.provider import classify
+from axhub import ProviderError, QuotaExceeded, RateLimited, classify, retry_after
 
 
 # 403s that say a quota is spent, not a permission missing: the project's daily limit

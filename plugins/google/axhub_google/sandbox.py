@@ -106,4 +106,5 @@ def create_app():
                              "shortPages": api.calendar.short_pages}}
 
     routes = [authorize, token, revoke, userinfo, *api_routes(api), *control_routes(api)]
-    return build_app(routes, server=server, faults=faults, render_fault=render_fault, extra_stats=stats, on_reset=api.reset)
+    return build_app(routes, server=server, faults=faults, render_fault=render_fault, extra_stats=stats, on_reset=api.reset,
+                     persist={"calendar": lambda: api.calendar, "push": lambda: api.push})

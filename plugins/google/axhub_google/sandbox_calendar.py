@@ -15,7 +15,7 @@ import re
 import secrets
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .sandbox_events import (
     CALENDAR_TZ, EVENT_TYPES, ID_RE, WRITABLE, ApiError, build, check_fields, merge, new_id, now_ms, span, stamp,
@@ -117,7 +117,16 @@ class Calendar:
         # that meant something else before.
         self.seq = 0
         self.snapshot_ids = 0  # likewise: an old page token must not land in a new listing
+        # Told of every change (the push channels notify their addresses).
+        self.on_change: Callable[[], None] = lambda: None
         self.reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Kept across restarts (axhub.sandbox persist): the data, not who listens to it.
+        return {k: v for k, v in vars(self).items() if k != "on_change"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
 
     def reset(self) -> None:
         self.events: dict[str, Stored] = {}  # insertion order is the default listing order
@@ -140,6 +149,7 @@ class Calendar:
         stored = Stored(event, fields, self.seq, start, end, ms)
         self.events[event_id] = stored
         self.changed_ms = ms
+        self.on_change()
         return stored
 
     def _existing(self, event_id: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> Stored:

@@ -19,13 +19,19 @@ from .sandbox_calendar import CALENDAR_TZ, Calendar
 from .sandbox_chaos import Chaos, RateLimiter
 from .sandbox_errors import INSUFFICIENT_SCOPES, UNAUTHENTICATED, error_body, outage, rate_limited
 from .sandbox_events import ApiError, stamp, now_ms
+from .sandbox_push import Push
+
+GOOGLE = "https://www.googleapis.com"  # the resourceUri of a channel names Google's real address
 
 LOG_SIZE = 20_000  # entries kept by default; older ones drop off the front
 
+_WATCH = re.compile(r"/calendar/v3/calendars/([^/]+)/events/watch")
+_STOP = re.compile(r"/calendar/v3/(channels)/stop")
 _EVENTS = re.compile(r"/calendar/v3/calendars/([^/]+)/events")
 _EVENT = re.compile(r"/calendar/v3/calendars/([^/]+)/events/([^/]+)")
 _CALENDAR = re.compile(r"/calendar/v3/calendars/([^/]+)")
-ROUTES = ((_EVENTS, {"GET": "events.list", "POST": "events.insert"}),
+ROUTES = ((_WATCH, {"POST": "events.watch"}), (_STOP, {"POST": "channels.stop"}),
+          (_EVENTS, {"GET": "events.list", "POST": "events.insert"}),
           (_EVENT, {"GET": "events.get", "PATCH": "events.patch", "PUT": "events.update", "DELETE": "events.delete"}),
           (_CALENDAR, {"GET": "calendars.get"}))
 
@@ -35,7 +41,8 @@ _READ = frozenset(_G + s for s in ("calendar", "calendar.app.created", "calendar
                                    "calendar.events.public.readonly", "calendar.events.readonly", "calendar.readonly"))
 _WRITE = frozenset(_G + s for s in ("calendar", "calendar.app.created", "calendar.events", "calendar.events.owned"))
 # Scopes each method accepts, from the discovery document.
-SCOPES = {"events.list": _READ, "events.get": _READ, "events.insert": _WRITE, "events.patch": _WRITE,
+SCOPES = {"events.list": _READ, "events.get": _READ, "events.watch": _READ, "channels.stop": _READ,
+          "events.insert": _WRITE, "events.patch": _WRITE,
           "events.update": _WRITE, "events.delete": _WRITE,
           "calendars.get": frozenset(_G + s for s in ("calendar", "calendar.app.created", "calendar.calendars",
                                                       "calendar.calendars.readonly", "calendar.readonly"))}
@@ -82,6 +89,8 @@ class CalendarApi:
         self.server = server
         self.faults = faults
         self.calendar = Calendar(server.user.email)
+        self.push = Push()
+        self.calendar.on_change = self.push.changed
         self.chaos = Chaos()
         self.limiter = RateLimiter()
         self.counters: Counter[str] = Counter()
@@ -90,6 +99,7 @@ class CalendarApi:
 
     def reset(self) -> None:
         self.calendar.reset()
+        self.push.reset()
         self.calendar.short_pages = True
         self.chaos.reset()
         self.limiter.reset()
@@ -145,6 +155,11 @@ class CalendarApi:
             self.counters["rateLimited"] += 1
             status = self.limiter.status
             return Result(status, rate_limited(status), {"Retry-After": "1"} if status == 429 else {})
+        if method_id == "channels.stop":
+            if body is ... or not isinstance(body, dict):
+                raise ApiError(400, "Parse Error", "parseError")
+            self.push.stop(body)
+            return Result(204)
         if calendar_id not in ("primary", issued.user.email):
             return Result(404, error_body(404, "Not Found", "notFound"))
         return self._method(method_id, event_id[0] if event_id else "", call, body)
@@ -170,6 +185,9 @@ class CalendarApi:
         body = body or {}
         if method_id == "events.insert":
             return _event(cal.insert(body))
+        if method_id == "events.watch":
+            watched = _WATCH.fullmatch(call.path)
+            return Result(200, self.push.watch(watched.group(1) if watched else "primary", body, GOOGLE))
         return _event(cal.update(event_id, body, call.headers, patch=method_id == "events.patch"))
 
     def _record(self, call: Call, method_id: str | None, body: Any, result: Result) -> None:

@@ -57,6 +57,14 @@ def api_routes(api: CalendarApi) -> list[Any]:
     async def event(request: Request, calendar_id: FromPath[str], event_id: FromPath[str]) -> Response:
         return await forward(request)
 
+    @post("/calendar/v3/calendars/{calendar_id:str}/events/watch", status_code=200)
+    async def watch(request: Request, calendar_id: FromPath[str]) -> Response:
+        return await forward(request)
+
+    @post("/calendar/v3/channels/stop", status_code=200)
+    async def stop(request: Request) -> Response:
+        return await forward(request)
+
     @get("/calendar/v3/calendars/{calendar_id:str}")
     async def calendar(request: Request, calendar_id: FromPath[str]) -> Response:
         return await forward(request)
@@ -70,7 +78,7 @@ def api_routes(api: CalendarApi) -> list[Any]:
             return Response(content=content, status_code=status, headers=headers, media_type=headers["Content-Type"])
         return Response(content=content, status_code=status)
 
-    return [events, event, calendar, batch]
+    return [events, event, watch, stop, calendar, batch]
 
 
 def control_routes(api: CalendarApi) -> list[Any]:
@@ -154,5 +162,25 @@ def control_routes(api: CalendarApi) -> list[Any]:
             api.log = deque(api.log, maxlen=max(1, int(data["logSize"])))
         return Response({"shortPages": cal.short_pages, "logSize": api.log.maxlen})
 
+    @get("/_control/push")
+    async def push_view() -> dict[str, Any]:
+        await api.push.settle()  # what was sent is known once it is answered
+        return api.push.describe()
+
+    @post("/_control/push", status_code=200)
+    async def push_configure(request: Request) -> Response:
+        try:
+            return Response(api.push.configure(await _json(request)))
+        except (ValueError, TypeError, msgspec.DecodeError) as exc:
+            return _bad(str(exc))
+
+    @post("/_control/push/expire", status_code=200)
+    async def push_expire(request: Request) -> Response:
+        try:
+            data = await _json(request)
+        except (ValueError, msgspec.DecodeError) as exc:
+            return _bad(str(exc))
+        return Response({"expired": api.push.expire(data.get("id"))})
+
     return [chaos_on, chaos_off, chaos_view, rate_limit_on, rate_limit_off, expire_sync_tokens, seed, all_events,
-            empty, log, configure]
+            empty, log, configure, push_view, push_configure, push_expire]

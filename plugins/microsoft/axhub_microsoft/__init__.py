@@ -19,18 +19,18 @@ from axhub import (
     Endpoint,
     Grant,
     Notification,
+    Policy,
     ProviderContext,
     ProviderError,
     ProviderInfo,
     Scope,
     UserInfo,
+    api_limits,
     hookimpl,
     notifications,
     oauth,
+    remove_created,
 )
-from axhub.deliveries import Policy
-from axhub.http import api_limits
-from axhub.sync import remove_created
 
 from .graph import IDENTITY, at_tenant, first_line, graph_error, normalise_scopes, tenant_of
 from .settings import MicrosoftSettings

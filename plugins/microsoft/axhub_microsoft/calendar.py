@@ -40,9 +40,18 @@ from urllib.parse import quote
 
 import msgspec
 
-from axhub import Connection, ProviderContext, ProviderError
-from axhub.retry import with_retries
-from axhub.sync import FIELDS, Attendee, CursorExpired, EventData, Page, RemoteEvent
+from axhub import (
+    FIELDS,
+    Attendee,
+    Connection,
+    CursorExpired,
+    EventData,
+    Page,
+    ProviderContext,
+    ProviderError,
+    RemoteEvent,
+    with_retries,
+)
 
 from .calendar_writes import OutlookWrites
 from .graph import graph_error

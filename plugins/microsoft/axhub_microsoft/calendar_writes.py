@@ -9,10 +9,17 @@ from urllib.parse import quote
 
 import msgspec
 
-from axhub import InvalidCredentials, ProviderError, ProviderPermissionDenied
-from axhub.http import retry_after
-from axhub.retry import Again, settle_calls, with_retries
-from axhub.sync import WriteOp, WriteResult
+from axhub import (
+    Again,
+    InvalidCredentials,
+    ProviderError,
+    ProviderPermissionDenied,
+    WriteOp,
+    WriteResult,
+    retry_after,
+    settle_calls,
+    with_retries,
+)
 
 from .graph import graph_error
 from .outlook_events import ATTEMPTS, CATEGORY, MAX_BATCH, UTC_PREFER, _Batch, _by_join_url, _Event, _Reply, transaction_id

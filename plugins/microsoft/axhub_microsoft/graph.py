@@ -8,9 +8,7 @@ from typing import Iterable
 
 import httpx
 
-from axhub import ProviderContext, ProviderError
-from axhub.errors import ApiError
-from axhub.provider import classify
+from axhub import ConfigurationError, ProviderContext, ProviderError, classify
 
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 # Scopes the hub itself needs: OpenID sign-in, a refresh token, and /me.
@@ -30,12 +28,9 @@ def tenant_of(ctx: ProviderContext) -> str:
     tenant = (ctx.setting("TENANT") or "common").strip()
     if not valid_tenant(tenant):
         # An operator's mistake, reported like a missing OAuth client (see require_client).
-        raise ApiError(
-            "PROVIDER_NOT_SUPPORTED",
+        raise ConfigurationError(
             f"AXHUB_MICROSOFT_TENANT={tenant!r} is not a Microsoft tenant: use common, organizations, "
-            "consumers, a directory (tenant) id or a verified domain such as contoso.onmicrosoft.com",
-            status=503,
-        )
+            "consumers, a directory (tenant) id or a verified domain such as contoso.onmicrosoft.com")
     return tenant
 
 

@@ -374,7 +374,8 @@ def create_app():
 
     return build_app([authorize, token, me, default_calendar, one_calendar, configure, *outlook_routes(api, server),
                       *teams_routes(api)],
-                     server=server, faults=faults, render_fault=render_fault, on_reset=on_reset, extra_stats=stats)
+                     server=server, faults=faults, render_fault=render_fault, on_reset=on_reset, extra_stats=stats,
+                     persist={"graph": lambda: state, "outlook": lambda: api.outlook, "teams": lambda: teams})
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

@@ -12,9 +12,15 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
-from axhub import Settings, SettingsError, SyncSettings
-from axhub import notifications as shared  # not "notifications": that is a settings field
-from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType
+from axhub import (
+    MessageTemplates,
+    NotificationToggles,
+    NotificationType,
+    Settings,
+    SettingsError,
+    SyncSettings,
+    notifications as shared,
+)
 
 # "none", then Outlook's colour names in Graph's ``categoryColor`` order: "red" is
 # preset0 … "darkCranberry" preset24.

@@ -23,17 +23,17 @@ from axhub import (
     Grant,
     InvalidCredentials,
     Notification,
+    Policy,
     ProviderContext,
     ProviderError,
     ProviderInfo,
     Scope,
     UserInfo,
+    api_limits,
     hookimpl,
     notifications,
     oauth,
 )
-from axhub.deliveries import Policy
-from axhub.http import api_limits
 
 from . import api, messages
 from .channels import recommendations as channel_advice
@@ -46,6 +46,10 @@ log = logging.getLogger("axhub.slack")
 
 
 INFO = ProviderInfo(
+    # The profile gives the standard refresh (axhub.oauth_hooks): only apps with token
+    # rotation get refresh tokens (12-hour access tokens); the core never refreshes a
+    # long-lived bot token, which has no expiry.
+    oauth2=api.PROFILE,
     slug="slack",
     name="Slack",
     type="communication",
@@ -143,13 +147,6 @@ async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, cod
     credentials = oauth.to_credentials(token, extra=extra)
     user = await installer(ctx, credentials, extra.get("authed_user_id"))
     return Grant(credentials=credentials, user=user, granted_scopes=credentials.scopes)
-
-
-@hookimpl
-async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
-    # Only apps with token rotation get refresh tokens (12-hour access tokens); the
-    # core never calls this for a long-lived bot token, which has no expiry.
-    return await oauth.refresh(ctx, credentials, api.PROFILE)
 
 
 async def recommendations(ctx: ProviderContext, settings: SlackSettings, credentials: Credentials,

@@ -18,10 +18,10 @@ from axhub import (
     ProviderError,
     ProviderPermissionDenied,
     RateLimited,
+    classify,
     oauth,
+    retry_after,
 )
-from axhub.http import retry_after
-from axhub.provider import classify
 
 # The grant is gone: the token was revoked, the app uninstalled, the workspace or user deleted.
 DEAD = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",

@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from axhub import Connection, Notification, ProviderContext, ProviderError, notifications, templates
-from axhub.provider import classify
+from axhub import Connection, Notification, ProviderContext, ProviderError, classify, notifications, templates
 
 from . import api
 from .settings import SlackSettings

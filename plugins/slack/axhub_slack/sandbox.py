@@ -248,6 +248,7 @@ def create_app():
         extra_stats=lambda: {"revokedTokens": len(revoked), "incomingWebhooks": len(webhooks),
                              "tokenRotation": server.rotate_refresh, "messages": len(workspace.messages)},
         on_reset=on_reset,
+        persist={"revoked": lambda: revoked, "webhooks": lambda: webhooks, "workspace": lambda: workspace},
     )
 
 

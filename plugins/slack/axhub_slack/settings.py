@@ -12,11 +12,17 @@ from typing import Annotated
 
 import msgspec
 
-from axhub import Settings, SettingsError
-from axhub import notifications as shared  # not "notifications": that is a settings field
+from axhub import (
+    MessageTemplates,
+    NotificationToggles,
+    NotificationType,
+    Settings,
+    SettingsError,
+    UserMentions,
+    notifications as shared,
+)
 # The notification settings every chat plugin shares (axhub.notifications), under the
 # names this module always had.
-from axhub.notifications import MessageTemplates, NotificationToggles, NotificationType, UserMentions
 
 # Slack: channel ids are C… (public) or G… (private, older ones), upper-case letters and digits.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{8,}")

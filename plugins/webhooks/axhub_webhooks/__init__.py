@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from axhub import (
-    Connection, ConnectionReport, Delivery, DeliveryOutcome, Notification, ProviderContext, ProviderError, ProviderInfo, Scope,
+    Blocked,
+    Connection,
+    ConnectionReport,
+    Delivery,
+    DeliveryOutcome,
+    Notification,
+    ProviderContext,
+    ProviderError,
+    ProviderInfo,
+    Scope,
     hookimpl,
 )
-from axhub.netguard import Blocked
 
 from . import delivery as _delivery
 from . import notify as _notify

@@ -6,10 +6,7 @@ from datetime import datetime
 
 import httpx
 
-from axhub import Connection, Delivery, DeliveryOutcome, ProviderContext
-from axhub.http import retry_after
-from axhub.netguard import Blocked
-from axhub.signing import headers as signature_headers
+from axhub import Blocked, Connection, Delivery, DeliveryOutcome, ProviderContext, retry_after, signature_headers
 
 EXCERPT = 500
 

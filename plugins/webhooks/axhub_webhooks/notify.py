@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from axhub import Notification, ProviderContext
-from axhub.deliveries import Policy
+from axhub import Notification, Policy, ProviderContext
 
 SLUG = "webhooks"
 

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from axhub import Settings, SettingsError
-from axhub.netguard import Blocked, Guard, validating_guard
+from axhub import HTTP_URL_PATTERN, Blocked, Guard, Settings, SettingsError, validating_guard
 
 EventName = Literal[
     "eventCreated", "eventUpdated", "eventDeleted", "attendanceUpdated", "syncCompleted", "syncFailed", "integrationError"
@@ -21,21 +20,19 @@ RESERVED_HEADERS = {
 }
 
 
+def _bounds(low: float, high: float) -> msgspec.Meta:
+    """Bounds said in the schema only: WebhooksSettings checks them, naming the event."""
+    return msgspec.Meta(extra_json_schema={"minimum": low, "maximum": high})
+
+
 class RetryPolicy(Settings):
-    max_retries: int = 5
-    backoff_multiplier: float = 2.0
+    max_retries: Annotated[int, _bounds(0, 20)] = 5
+    backoff_multiplier: Annotated[float, _bounds(1, 10)] = 2.0
 
 
 class Filters(Settings):
     event_types: list[str] = []
-    min_attendance_change: float = 0.0
-
-
-# What Guard.check_url accepts, said as a pattern for the OpenAPI: http(s), a host (a
-# name, an IPv4 or a bracketed IPv6), no credentials, a port up to 65535. The operator's
-# rules (https only, non-public addresses) are checked on top, when settings are saved.
-_PORT = "(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
-URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#@:\[\]\x00-\x20\x7f]+|\[[0-9A-Fa-f:.]+\]){_PORT}([/?#][^\x00-\x20\x7f]*)?$"
+    min_attendance_change: Annotated[float, _bounds(0, 1)] = 0.0
 
 
 # Custom headers ride on every delivery: a few, of a size receivers and proxies accept
@@ -48,9 +45,11 @@ HeaderValue = Annotated[str, msgspec.Meta(extra_json_schema={"maxLength": MAX_HE
 
 
 class Endpoint(Settings):
-    # Declared for the schema only: checked in WebhooksSettings, where the fault can be
-    # named by its event (msgspec would say ``webhooks[...].url``).
-    url: Annotated[str, msgspec.Meta(extra_json_schema={"pattern": URL_PATTERN, "maxLength": 2048})]
+    # Declared for the schema only (the pattern says what Guard.check_url accepts; the
+    # operator's rules, https only and non-public addresses, come on top when saved):
+    # checked in WebhooksSettings, where the fault can be named by its event (msgspec
+    # would say ``webhooks[...].url``).
+    url: Annotated[str, msgspec.Meta(extra_json_schema={"pattern": HTTP_URL_PATTERN, "maxLength": 2048})]
     enabled: bool = True
     headers: Annotated[dict[str, HeaderValue], msgspec.Meta(extra_json_schema={
         "maxProperties": MAX_HEADERS, "propertyNames": {"maxLength": MAX_HEADER_NAME, "pattern": HEADER_NAME}})] = {}

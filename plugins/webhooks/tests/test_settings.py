@@ -10,6 +10,10 @@ GOOD = "https://hooks.example.com/in"
     ({"eventCreated": endpoint("ftp://hooks.example.com/")}, "settings.webhooks.eventCreated.url"),
     ({"eventCreated": endpoint("hooks.example.com/in")}, "settings.webhooks.eventCreated.url"),
     ({"eventCreated": endpoint("https://user:pw@hooks.example.com/")}, "settings.webhooks.eventCreated.url"),
+    # Hosts urlsplit cannot read: a bracketed one that is no IPv6 address, a fullwidth solidus.
+    ({"eventCreated": endpoint("HTTP://[0]")}, "settings.webhooks.eventCreated.url"),
+    ({"eventCreated": endpoint("https://[1.2.3.4]/in")}, "settings.webhooks.eventCreated.url"),
+    ({"eventCreated": endpoint("https://hooks\uff0fexample.com/in")}, "settings.webhooks.eventCreated.url"),
     ({"eventCreated": endpoint(GOOD, headers={"Host": "x"})}, "settings.webhooks.eventCreated.headers.Host"),
     ({"eventCreated": endpoint(GOOD, headers={"Content-Length": "1"})}, "settings.webhooks.eventCreated.headers.Content-Length"),
     ({"eventCreated": endpoint(GOOD, headers={"Webhook-Signature": "v1,x"})}, "settings.webhooks.eventCreated.headers.Webhook-Signature"),

@@ -15,7 +15,6 @@ from axhub import (
     CleanupReport,
     Connection,
     ConnectionReport,
-    Credentials,
     Endpoint,
     Grant,
     Notification,
@@ -23,10 +22,10 @@ from axhub import (
     ProviderInfo,
     ProviderPermissionDenied,
     UserInfo,
+    api_limits,
     hookimpl,
     oauth,
 )
-from axhub.http import api_limits
 
 from . import scopes
 from .errors import zoom_error
@@ -58,6 +57,9 @@ PROFILE = oauth.OAuthProfile(
 
 
 INFO = ProviderInfo(
+    # The standard refresh (axhub.oauth_hooks): Zoom rotates the refresh token on every
+    # refresh, and the new one is kept. The other OAuth hooks are Zoom's own.
+    oauth2=PROFILE,
     slug="zoom",
     name="Zoom",
     type="video",
@@ -109,12 +111,6 @@ async def exchange_code(ctx: ProviderContext, request: AuthorizationRequest, cod
         # An app without user:read still holds a valid grant; it cannot say whose.
         user = UserInfo()
     return Grant(credentials=credentials, user=user, granted_scopes=scopes.effective(credentials.scopes))
-
-
-@hookimpl
-async def refresh(ctx: ProviderContext, credentials: Credentials) -> Credentials:
-    # Zoom rotates the refresh token on every refresh; oauth.refresh keeps the new one.
-    return await oauth.refresh(ctx, credentials, PROFILE)
 
 
 def _daily_reset(limits):

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import msgspec
 
-from axhub.sync import Attendee, AttendanceRecord
+from axhub import AttendanceRecord, Attendee
 
 
 def merged_seconds(sessions: Sequence[tuple[datetime, datetime]]) -> float:

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import httpx
 
-from axhub import InvalidCredentials, ProviderError, ProviderPermissionDenied, QuotaExceeded, RateLimited
-from axhub.http import retry_after
-from axhub.provider import classify
+from axhub import (
+    InvalidCredentials,
+    ProviderError,
+    ProviderPermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    classify,
+    retry_after,
+)
 
 
 def zoom_error(response: httpx.Response) -> ProviderError | None:

@@ -21,9 +21,21 @@ import string
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from axhub import Connection, InvalidCredentials, ProviderContext, ProviderError, ProviderPermissionDenied
-from axhub.retry import QuotaBreaker, with_retries
-from axhub.sync import FIELDS, EventData, FollowUp, LinkedEvent, WriteOp, WriteResult
+from axhub import (
+    FIELDS,
+    Connection,
+    EventData,
+    FollowUp,
+    InvalidCredentials,
+    LinkedEvent,
+    ProviderContext,
+    ProviderError,
+    ProviderPermissionDenied,
+    QuotaBreaker,
+    WriteOp,
+    WriteResult,
+    with_retries,
+)
 
 from . import attendance
 from .errors import zoom_error

@@ -256,4 +256,5 @@ def create_app():
 
     return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit, get_rate_limit,
                       *meeting_routes(meetings, guard, api_error)], server=server,
-                     render_fault=render_fault, on_reset=on_reset)
+                     render_fault=render_fault, on_reset=on_reset,
+                     persist={"scopes": lambda: app_scopes, "meetings": lambda: meetings})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import OptionalBody, errors
-from ...analytics.views import listed, one_view, owned_view
+from ...analytics.views import listed, one_view, owned_view, push_of
 from ...auth import Identity, require_role
 from ...integrations import connect, manage, service
 from ...integrations import schemas as s
@@ -86,4 +87,16 @@ class IntegrationsController(Controller):
     async def test(self, services: Svc, identity: Who, integration_id: FromPath[str],
                    data: JSONBody[s.TestIn | None] = None) -> s.TestResponse:
         require_role(identity, "manager")
-        return s.TestResponse(data=await manage.test(services, identity, integration_id, data))
+        out = await manage.test(services, identity, integration_id, data)
+        push = await push_of(services, await service.get_owned(services, identity, integration_id))
+        if push is None:
+            return s.TestResponse(data=out)
+        advice = list(out.recommendations)
+        if push.mode == "push":
+            advice.append(f"Change notifications are active until {push.until.isoformat() if push.until else 'revoked'}"
+                          "; they are renewed before they expire")
+        elif push.state in ("failing", "expired"):
+            advice.append(f"Repair push: {push.reason} (docs/push.md: 'Seeing and repairing a failing subscription')")
+        elif push.reason:
+            advice.append(f"Polling every syncInterval: {push.reason}")
+        return s.TestResponse(data=msgspec.structs.replace(out, push=push, recommendations=advice))
