@@ -93,6 +93,8 @@ def test_watch_handshake_confirms_the_channel_and_the_views_say_push(hub, cal):
         assert re.search(r'<dd id="push">pushed by the provider until <time [^>]+>[^<]+</time> '
                          r'\(renewed before it expires\)</dd>', page), page
         assert channel["token"] not in page
+        listing = browser.get("/console/integrations").text
+        assert re.search(r'<td data-label="Changes">pushed until <time [^>]+>[^<]+</time></td>', listing), listing
         tested = run_connection_test(api, integration_id)
         assert tested["push"]["mode"] == "push"
         assert any("Change notifications are active until" in r for r in tested["recommendations"])
