@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from axhub import ProviderInfo, hookimpl
 from axhub.deliveries.notices import window_of
 from axhub.scheduler.jobs import run_job
 from axhub.testing import Clock, HubServer, connect_synced, run_sync, wait_until
+from axhub.testing.notifier import NotificationRecorder
 from axhub.testing.receiver import Receiver
 
 EVENT = {"title": "Formation", "start": "2026-06-01T09:00:00Z", "end": "2026-06-01T10:00:00Z"}
@@ -22,31 +22,12 @@ FORBIDDEN = {"error": {"code": 403, "message": "You need to have writer access t
                                    "message": "You need to have writer access to this calendar."}]}}
 
 
-class Channel:
-    """Another notifying plugin (a chat, a pager): records what it is told."""
-
-    def __init__(self) -> None:
-        self.heard = []
-
-    @hookimpl
-    def provider_info(self):
-        return ProviderInfo(slug="channel", name="Channel", type="communication", description="hears notifications")
-
-    @hookimpl
-    async def notify(self, notification):
-        self.heard.append(notification)
-
-    def errors(self):
-        return [n.data for n in self.heard if n.kind == "integrationError"]
-
-
 @pytest.fixture
 def grouped_hub(new_database, tmp_path):
     env = {"AXHUB_OUTBOUND_ALLOW": "127.0.0.1", "AXHUB_PLUGINS": "webhooks", "AXHUB_DELIVERY_WORKER": "0",
            "AXHUB_NOTICE_GROUP_SECONDS": "600"}
     server = HubServer(new_database(), tmp_path / "hub", env, clock=Clock()).start()
-    server.channel = Channel()
-    server.services.plugins.register(server.channel, "channel")
+    server.channel = NotificationRecorder().attach(server)
     yield server
     server.stop()
 
@@ -65,18 +46,18 @@ def test_failures_of_one_target_are_one_notice_then_a_summary(grouped_hub):
         assert hub.run(hub.services.worker.run_due()) == 3
         hub.run(hub.services.tasks.drain())
         assert len(failing.requests) == 3
-    [first] = hub.channel.errors()
+    [first] = hub.channel.of_kind("integrationError")
     assert first["grouped"] == 0 and first["code"] == "WEBHOOK_FAILED"
 
     # The window still open: nothing to sum up yet.
     hub.run(run_job(hub.services, "delivery-retries", start + timedelta(seconds=300)))
     hub.run(hub.services.tasks.drain())
-    assert len(hub.channel.errors()) == 1
+    assert len(hub.channel.of_kind("integrationError")) == 1
     # Closed: one summary of the two others, once however often the job runs.
     for _ in range(2):
         hub.run(run_job(hub.services, "delivery-retries", start + timedelta(seconds=601)))
         hub.run(hub.services.tasks.drain())
-    first_again, summary = hub.channel.errors()
+    first_again, summary = hub.channel.of_kind("integrationError")
     assert summary["grouped"] == 2 and summary["target"] == first["target"]
     assert "2 more message(s)" in summary["error"] and "WEBHOOK_FAILED ×3" in summary["error"]
 
@@ -84,8 +65,7 @@ def test_failures_of_one_target_are_one_notice_then_a_summary(grouped_hub):
 @pytest.fixture
 def google_hub(make_hub):
     server = make_hub({"AXHUB_PLUGINS": "google"})
-    server.channel = Channel()
-    server.services.plugins.register(server.channel, "channel")
+    server.channel = NotificationRecorder().attach(server)
     return server
 
 

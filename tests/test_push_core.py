@@ -59,6 +59,12 @@ class Pushy:
         body = json.loads(request.body or b"{}")
         if "challenge" in body:
             return InboundAnswer(status=200, body=str(body["challenge"]).encode(), media_type="text/plain")
+        if "resource" in body:  # app-level, as Zoom's and Slack's: every subscription watching it
+            found = await subscriptions.by_resource(str(body["resource"]))
+            if not found:
+                return InboundAnswer.refused(404, "nobody watches it")
+            return InboundAnswer(signals=tuple(Signal(kind=body["kind"], subscription=s.id, key=str(body["n"]),
+                                                      detail="m-1") for s in found))
         sub = await subscriptions.by_provider_id(str(body.get("id")))
         if sub is None:
             return InboundAnswer.refused(404, "unknown")
@@ -150,6 +156,23 @@ def test_revoked_turns_the_integration_to_error_and_stops_its_subscriptions(push
         assert send(hub, sub, "changed", 3).status_code == 404
         view = api.get(f"/api/integrations/{integration_id}").json()["data"]
         assert view["status"] == "error" and view["lastError"]["code"] == "INVALID_CREDENTIALS"
+
+
+def test_an_app_level_notification_finds_subscriptions_by_resource_and_ended_is_stored_once(pushy_hub):
+    hub, _ = pushy_hub
+    with hub.client("manager") as api:
+        _, sub = opened(hub, api)
+        with hub.anonymous() as anon:
+            assert anon.post("/hooks/pushy", content=json.dumps({"resource": "nothing", "kind": "ended", "n": 1})
+                             ).status_code == 404
+            for _ in range(2):  # the same notification twice
+                answer = anon.post("/hooks/pushy", content=json.dumps({"resource": "everything", "kind": "ended",
+                                                                       "n": 7}))
+                assert answer.status_code == 200
+        hub.run(hub.services.tasks.drain())
+        [signal] = rows(hub, PushSignal)
+        assert (signal.kind, signal.subscription_id, signal.detail) == ("ended", sub.id, "m-1")
+        assert [s.state for s in rows(hub, PushSubscription)] == ["active"]  # heard through it: confirmed
 
 
 def test_disconnect_removes_the_subscription_at_the_provider_first(pushy_hub):

@@ -57,7 +57,32 @@ def create_token(
     return _jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, secret).decode()
 
 
+LEEWAY = 30  # seconds of clock difference allowed on exp and nbf
+# Tokens already verified, with the times they hold: the Attendance-X back end sends
+# the same token with many requests, and its signature and claims check out the same
+# way each time (only its time window can change, which is checked on every use).
+_VERIFIED: dict[tuple[str, str], tuple[Identity, float, float | None]] = {}
+_VERIFIED_MAX = 4096
+
+
 def verify_token(secret: str, authorization: str | None) -> Identity:
+    known = _VERIFIED.get((secret, authorization)) if authorization else None
+    if known is not None:
+        identity, exp, nbf = known
+        now = time.time()
+        if now <= exp + LEEWAY and (nbf is None or nbf <= now + LEEWAY):
+            return identity
+        del _VERIFIED[(secret, authorization)]  # out of its window: checked again, in full
+    identity, claims = _verify(secret, authorization)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    nbf = claims.get("nbf")
+    _VERIFIED[(secret, authorization)] = (identity, float(claims["exp"]),  # type: ignore[index]
+                                          float(nbf) if isinstance(nbf, (int, float)) else None)
+    return identity
+
+
+def _verify(secret: str, authorization: str | None) -> tuple[Identity, Any]:
     if not authorization:
         raise ApiError("UNAUTHORIZED", "missing Authorization: Bearer token")
     scheme, _, token = authorization.partition(" ")
@@ -74,7 +99,7 @@ def verify_token(secret: str, authorization: str | None) -> Identity:
                 "role": {"essential": True, "values": list(ROLES)},
             },
         )
-        claims.validate(leeway=30)
+        claims.validate(leeway=LEEWAY)
     except JoseError as exc:
         reason = "expired" if exc.error == "expired_token" else "invalid"
         raise ApiError("UNAUTHORIZED", f"bearer token {reason}: {exc.error}") from None
@@ -88,7 +113,7 @@ def verify_token(secret: str, authorization: str | None) -> Identity:
         role=claims["role"],
         name=claims.get("name") if isinstance(claims.get("name"), str) else None,
         email=claims.get("email") if isinstance(claims.get("email"), str) else None,
-    )
+    ), claims
 
 
 def require_role(identity: Identity, role: str) -> None:

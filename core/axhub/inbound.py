@@ -19,9 +19,11 @@ import msgspec
 # confirmed: the provider confirmed a new subscription (Google's ``sync`` message);
 # revoked: the grant is gone at the provider (the integration is disconnected there);
 # reauthorize: the subscription needs renewing now (Graph's reauthorizationRequired);
-# removed: the provider dropped the subscription (it is recreated).
-SignalKind = Literal["changed", "confirmed", "revoked", "reauthorize", "removed"]
-SIGNAL_KINDS: tuple[str, ...] = ("changed", "confirmed", "revoked", "reauthorize", "removed")
+# removed: the provider dropped the subscription (it is recreated);
+# ended: a meeting of the integration ended (Zoom's meeting.ended; ``detail`` is the
+# meeting's id): its attendance is pulled at once, by the same run a schedule starts.
+SignalKind = Literal["changed", "confirmed", "revoked", "reauthorize", "removed", "ended"]
+SIGNAL_KINDS: tuple[str, ...] = ("changed", "confirmed", "revoked", "reauthorize", "removed", "ended")
 
 
 class SubscribeRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -107,5 +109,12 @@ class SubscriptionLookup(Protocol):
     async def by_provider_id(self, provider_id: str) -> Subscription | None:
         """The live subscription the provider calls ``provider_id`` (a Google channel
         id), its secret opened; None when there is none (answer 404)."""
+        ...
+
+    async def by_resource(self, resource: str) -> list[Subscription]:
+        """The live subscriptions that watch ``resource`` (``Subscribed.resource``), for
+        a provider that notifies one app-level address for every account (Zoom's
+        account id, Slack's team id) and proves it with the operator's app secret
+        rather than a per-subscription one. Empty when there are none (answer 404)."""
         ...
 

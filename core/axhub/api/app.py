@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, asgi
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
 from litestar.status_codes import HTTP_405_METHOD_NOT_ALLOWED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
@@ -96,7 +96,10 @@ def create_app(config: Config | None = None, *, plugins: PluginManager | None = 
     async def provide_services() -> Services:
         return svc
 
-    async def provide_identity(request: Request) -> Identity:
+    # The identity depends on the services (which it does not need) so that Litestar
+    # resolves the two one after the other: dependencies of the same rank are resolved
+    # in a task group, two tasks spawned for every request.
+    async def provide_identity(request: Request, services: NamedDependency[Services]) -> Identity:
         return verify_token(svc.config.jwt_secret, request.headers.get("authorization"))
 
     @asynccontextmanager

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
 import msgspec
-from sqlalchemy import JSON, String, Table, Text, any_, bindparam, event, insert
+from sqlalchemy import JSON, Engine, Row, String, Table, Text, any_, bindparam, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -18,6 +20,8 @@ from ..config import private_file
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 IDLE_PING = 5.0  # seconds a pooled PostgreSQL connection may sit unused before a ping
 COPY_FROM = 200  # rows; below this a COPY's extra round trips cost more than they save
+READ_THREADS = 2  # SQLite: threads that run read(); more would only queue for the GIL
+READ_CONNECTIONS = 8  # PostgreSQL: read()s at once, within the pool's 10 kept connections
 _MISSING = object()
 
 
@@ -61,7 +65,54 @@ class Database:
         # and for a write that is one statement (atomic by itself). Never for a write of
         # several statements that must hold together: that is what session() is for.
         self._autocommitting = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader: AsyncEngine | None = None
+        self._sync_reader: Engine | None = None
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        if self.is_sqlite and ":memory:" not in url and "mode=memory" not in url:
+            # On SQLite the isolation level is set on the driver's connection, through
+            # aiosqlite's thread: an execution option would set it at each checkout and
+            # set it back at each checkin, two thread hops per use on every read. A pool
+            # of its own, autocommitting from the start, spares both. (An in-memory
+            # database is one per connection: it keeps the option.) Nor is a connection
+            # rolled back as it is closed or goes back to the pool (another hop each): it
+            # never holds a transaction.
+            self._reader = create_async_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                               skip_autocommit_rollback=True, **kwargs)
+            event.listen(self._reader.sync_engine, "connect", _sqlite_pragmas)
+            self._autocommitting = self._reader
+            # read(): pysqlite itself on a thread of its own, the whole statement (run,
+            # fetch, rows built) in one hop; aiosqlite takes four (cursor, execute, fetch,
+            # close), and under load each waits its turn for the GIL.
+            self._sync_reader = create_engine(
+                url.replace("sqlite+aiosqlite:", "sqlite:", 1), isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                skip_autocommit_rollback=True, json_serializer=_json_text, json_deserializer=msgspec.json.decode,
+                connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(self._sync_reader, "connect", _sqlite_pragmas)
+            self._read_thread = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="axhub-read")
         self.autocommit = async_sessionmaker(self._autocommitting, expire_on_commit=False)
+
+    async def read(self, statement: Any, params: dict[str, Any] | None = None) -> list[Row]:
+        """The rows of one statement that only reads, on a connection of its own in
+        autocommit mode: the hot reads of the API (the integrations list)."""
+        if self._sync_reader is None:
+            # At most READ_CONNECTIONS at once, the rest waiting their turn here: many
+            # requests at once would otherwise take the pool's overflow connections,
+            # which are closed as they come back — a PostgreSQL backend started, and
+            # every statement prepared and planned again, for each.
+            async with self._read_turns(), self.connect() as c:
+                return list((await c.execute(statement, params or {})).all())
+        return await asyncio.get_running_loop().run_in_executor(self._read_thread, self._read, statement, params or {})
+
+    def _read_turns(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Semaphore(READ_CONNECTIONS))
+        return self._turns[1]
+
+    def _read(self, statement: Any, params: dict[str, Any]) -> list[Row]:
+        assert self._sync_reader is not None
+        with self._sync_reader.connect() as c:
+            return list(c.execute(statement, params).all())
 
     def connect(self) -> AsyncConnection:
         """A Core connection in autocommit mode (``async with db.connect() as c``): what
@@ -215,6 +266,11 @@ class Database:
             await self.update_many(c, *groups)
 
     async def dispose(self) -> None:
+        if self._sync_reader is not None:
+            self._read_thread.shutdown(wait=True)
+            self._sync_reader.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
 
 

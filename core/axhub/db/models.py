@@ -236,6 +236,7 @@ class SyncRun(Base):
 
     __table_args__ = (
         Index("ix_sync_runs_integration_started", "integration_id", "started_at"),
+        Index("ix_sync_runs_integration_completed", "integration_id", "completed_at"),  # the last run's duration
         Index("ix_sync_runs_org_started", "org_id", "started_at"),
     )
 
@@ -335,12 +336,23 @@ class DeliveryMessage(Base):
     )
 
 
+class DeliveryMention(Base):
+    """A person a stored message mentions (the ``mentions`` of its payload), kept beside
+    it when it is stored: a chat's ``activeUsers`` is counted here, no payload decoded."""
+
+    __tablename__ = "delivery_mentions"
+
+    message_id: Mapped[str] = mapped_column(String(40), ForeignKey("delivery_messages.id", ondelete="CASCADE"), primary_key=True)
+    integration_id: Mapped[str] = mapped_column(String(40), index=True)
+    person: Mapped[str] = mapped_column(String(320), primary_key=True)
+
+
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(40), ForeignKey("delivery_messages.id", ondelete="CASCADE"), index=True)
-    integration_id: Mapped[str] = mapped_column(String(40))
+    integration_id: Mapped[str] = mapped_column(String(40), index=True)
     at: Mapped[datetime]
     duration_ms: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))

@@ -8,9 +8,10 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import select
 
-from ..db import DeliveryMessage, DeliveryTarget, Integration
+from ..db import DeliveryMention, DeliveryMessage, DeliveryTarget, Integration
 from ..integrations.service import connection
 from ..organizations.service import settings_of
 from ..types import Connection, Policy
@@ -25,6 +26,17 @@ def message_id(integration_id: str, key: str) -> str:
     however often: a notification broadcast again maps to the row already stored."""
     digest = hashlib.sha256(f"{integration_id}\0{key}".encode()).digest()[:16]
     return "msg_" + base64.b32encode(digest).decode().rstrip("=").lower()
+
+
+def mentioned(payload: bytes) -> list[str]:
+    """The people a payload's ``mentions`` names (a chat plugin lists them there)."""
+    if b'"mentions"' not in payload:
+        return []
+    try:
+        found = msgspec.json.decode(payload).get("mentions") or []
+    except (msgspec.DecodeError, AttributeError):
+        return []
+    return list(dict.fromkeys(m[:320] for m in found if isinstance(m, str))) if isinstance(found, list) else []
 
 
 class Store:
@@ -75,6 +87,12 @@ class Store:
                     r.update(status="failed", next_attempt_at=None, last_error="the endpoint is disabled",
                              error_code="WEBHOOK_FAILED")
             await s.execute(db.insert_ignoring(DeliveryMessage), rows)
+            # The people each message mentions, with it: what a chat's activeUsers counts
+            # (reading them back out of the payloads would decode every one on each view).
+            people = [{"message_id": r["id"], "integration_id": r["integration_id"], "person": p}
+                      for r in rows for p in mentioned(r["payload"])]
+            if people:
+                await s.execute(db.insert_ignoring(DeliveryMention), people)
         worker = getattr(self.svc, "worker", None)
         if worker is not None:
             worker.wake()

@@ -5,6 +5,7 @@ recorded last error, and the installed providers."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,13 +28,17 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def not_found(integration_id: str) -> ApiError:
+    return ApiError("INTEGRATION_NOT_FOUND", f"integration {integration_id!r} not found")
+
+
 async def get_owned(svc: Services, identity: Identity, integration_id: str) -> Integration:
     async with svc.db.autocommit() as session:
         row = await session.scalar(
             select(Integration).where(Integration.id == integration_id, Integration.org_id == identity.org_id)
         )
     if row is None:
-        raise ApiError("INTEGRATION_NOT_FOUND", f"integration {integration_id!r} not found")
+        raise not_found(integration_id)
     return row
 
 
@@ -41,25 +46,34 @@ def known_provider_slugs(svc: Services) -> set[str]:
     return set(svc.plugins.records)
 
 
-async def list_rows(
-    svc: Services, identity: Identity, provider: str | None, status: str | None, type_: str | None
-) -> list[Integration]:
-    """The organisation's integrations, newest first, as the API's filters ask."""
+# The list's order: newest first.
+LISTED = (Integration.connected_at.desc(), Integration.id)
+
+
+# The columns the list's filters match, by the filter's name in the API.
+FILTERS = {"provider": Integration.provider, "status": Integration.status, "type": Integration.type}
+
+
+def list_filters(svc: Services, provider: str | None, status: str | None, type_: str | None) -> dict[str, str]:
+    """The list's filters the caller gave (checked), by name."""
     if provider is not None and provider not in known_provider_slugs(svc):
         raise validation_error("provider", f"unknown provider {provider!r}; known: {', '.join(sorted(known_provider_slugs(svc)))}")
     if status is not None and status not in STATUSES:
         raise validation_error("status", f"must be one of {', '.join(STATUSES)}")
     if type_ is not None and type_ not in PROVIDER_TYPES:
         raise validation_error("type", f"must be one of {', '.join(PROVIDER_TYPES)}")
-    query = select(Integration).where(Integration.org_id == identity.org_id)
-    if provider is not None:
-        query = query.where(Integration.provider == provider)
-    if status is not None:
-        query = query.where(Integration.status == status)
-    if type_ is not None:
-        query = query.where(Integration.type == type_)
+    return {k: v for k, v in (("provider", provider), ("status", status), ("type", type_)) if v is not None}
+
+
+async def list_rows(
+    svc: Services, identity: Identity, provider: str | None, status: str | None, type_: str | None
+) -> list[Integration]:
+    """The organisation's integrations, newest first, as the API's filters ask."""
+    filters = list_filters(svc, provider, status, type_)
+    query = select(Integration).where(Integration.org_id == identity.org_id,
+                                      *(FILTERS[k] == v for k, v in filters.items())).order_by(*LISTED)
     async with svc.db.session() as session:
-        rows = (await session.scalars(query.order_by(Integration.connected_at.desc(), Integration.id))).all()
+        rows = (await session.scalars(query)).all()
     return list(rows)
 
 
@@ -94,6 +108,13 @@ async def record_error(svc: Services, row: Integration, exc: ProviderError) -> s
     return s.LastError(code=exc.code, message=values["last_error_message"], at=at)
 
 
+@functools.cache
+def _schema(settings_type: type) -> dict[str, Any]:
+    # A type's JSON Schema does not change while the process runs; building it is most of
+    # what answering GET /providers costs.
+    return msgspec.json.schema(settings_type)
+
+
 def providers(svc: Services) -> list[s.ProviderOut]:
     out = []
     for record in svc.plugins.records.values():
@@ -114,7 +135,7 @@ def providers(svc: Services) -> list[s.ProviderOut]:
                 hooks=list(record.hooks),
                 scopes=[s.ScopeOut(name=x.name, permissions=list(x.permissions), provider_scopes=list(x.provider_scopes), description=x.description) for x in info.scopes],
                 default_scopes=list(info.default_scopes),
-                settings_schema=msgspec.json.schema(info.settings_type),
+                settings_schema=_schema(info.settings_type),
                 sandbox=svc.hub.sandbox_base is not None and info.sandbox is not None,
             )
         )

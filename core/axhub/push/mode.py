@@ -10,7 +10,7 @@ from typing import Iterable
 
 from sqlalchemy import select
 
-from ..db import Integration, PushSubscription
+from ..db import Integration, PushSubscription, SyncRun
 from ..runtime.services import Services
 from .lifecycle import pushes
 from .store import LIVE, now
@@ -85,7 +85,21 @@ async def defers(svc: Services, row: Integration, fire_at: datetime) -> bool:
     mode = (await modes(svc, [row], fire_at)).get(row.id)
     if mode is None or not mode.healthy:
         return False
+    if await _attendance_pending(svc, row):
+        return False
     return row.last_sync is not None and fire_at - row.last_sync < timedelta(seconds=svc.config.push_safety_poll)
+
+
+async def _attendance_pending(svc: Services, row: Integration) -> bool:
+    """Whether the integration's last run left attendance pending (a meeting provider's
+    report not ready yet): no notification will say when it is, so the schedule keeps
+    asking, at syncInterval, as without push (the adapter spaces its own asks)."""
+    async with svc.db.session() as s:
+        stats = await s.scalar(select(SyncRun.statistics).where(
+            SyncRun.integration_id == row.id, SyncRun.org_id == row.org_id, SyncRun.completed_at.is_not(None))
+            .order_by(SyncRun.started_at.desc()).limit(1))
+    attendance = (stats or {}).get("attendance") if isinstance(stats, dict) else None
+    return bool(isinstance(attendance, dict) and attendance.get("pending"))
 
 
 def safety_due(svc: Services, row: Integration) -> datetime | None:

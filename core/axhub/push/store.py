@@ -97,6 +97,17 @@ class Lookup:
         self.found[row.id] = row
         return as_subscription(self.svc, row)
 
+    async def by_resource(self, resource: str) -> list[Subscription]:
+        if not resource or len(resource) > 1024:
+            return []
+        async with self.svc.db.session() as s:
+            rows = (await s.scalars(select(PushSubscription).where(
+                PushSubscription.provider == self.provider, PushSubscription.resource == resource,
+                PushSubscription.state.in_(LIVE)).order_by(PushSubscription.created_at))).all()
+        for row in rows:
+            self.found[row.id] = row
+        return [as_subscription(self.svc, row) for row in rows]
+
 
 async def store_signals(svc: Services, rows: dict[str, PushSubscription], signals: tuple[Signal, ...]) -> list[str]:
     """Store each signal once (a duplicate of a stored one is dropped by the unique
@@ -115,7 +126,7 @@ async def store_signals(svc: Services, rows: dict[str, PushSubscription], signal
                     dedupe_key=signal.key[:200], detail=signal.detail[:500] or None, received_at=at,
                     handled_at=None, handled_by=None))
                 values: dict[str, Any] = {"last_notified_at": at, "updated_at": at}
-                if signal.kind in ("confirmed", "changed"):
+                if signal.kind in ("confirmed", "changed", "ended"):
                     # A change that came through the subscription proves it as well as the
                     # confirmation does (which may have been lost on the way).
                     if signal.kind == "confirmed":
@@ -134,13 +145,14 @@ async def store_signals(svc: Services, rows: dict[str, PushSubscription], signal
 async def claim_pending(svc: Services, integration_id: str, by: str) -> list[Any]:
     """Take every pending signal of the integration for this worker: one conditional
     UPDATE, so two processes never both take one; ``by`` is unique to this claim. The
-    signals taken (kind, received_at, subscription_id)."""
+    signals taken (kind, received_at, subscription_id, detail)."""
     at = now()
     async with svc.db.session() as s, s.begin():
         await s.execute(update(PushSignal).where(PushSignal.integration_id == integration_id,
                                                  PushSignal.handled_at.is_(None))
                         .values(handled_at=at, handled_by=by))
-        return list((await s.execute(select(PushSignal.kind, PushSignal.received_at, PushSignal.subscription_id)
+        return list((await s.execute(select(PushSignal.kind, PushSignal.received_at, PushSignal.subscription_id,
+                                            PushSignal.detail)
                                      .where(PushSignal.integration_id == integration_id,
                                             PushSignal.handled_by == by))).all())
 

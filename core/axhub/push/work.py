@@ -75,7 +75,11 @@ class PushWork:
 
     async def _work(self, integration_id: str, claimed: list[Any]) -> None:
         svc = self.svc
-        kinds = Counter(kind for kind, _at, _sub in claimed)
+        kinds = Counter(kind for kind, _at, _sub, _detail in claimed)
+
+        def through(wanted: str) -> list[str]:  # the subscriptions that carried signals of a kind
+            return sorted({sub for kind, _at, sub, _detail in claimed if kind == wanted})
+
         async with svc.db.session() as s:
             row = await s.get(Integration, integration_id)
         if row is None or row.status == "disconnected":
@@ -85,32 +89,39 @@ class PushWork:
             return
         at = datetime.now(timezone.utc)
         if kinds["reauthorize"]:
-            await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "reauthorize"}), at)
+            await mark_for_renewal(svc, through("reauthorize"), at)
         if kinds["removed"]:
-            await mark_for_renewal(svc, sorted({sub for kind, _at, sub in claimed if kind == "removed"}), at, gone=True)
-        if not kinds["changed"]:
+            await mark_for_renewal(svc, through("removed"), at, gone=True)
+        # A meeting that ended is worked like a change: the run's follow-up step reads
+        # the attendance of the ended meetings (the scheduled pull's own code).
+        work = kinds["changed"] + kinds["ended"]
+        if not work:
             return  # a confirmation: acknowledged, nothing to sync
         if row.status == "error" and row.last_error == "INVALID_CREDENTIALS":
             return
-        newest = max(at for kind, at, _sub in claimed if kind == "changed")
-        self.counters["notifications"] += kinds["changed"]
-        await self._sync(row, newest, kinds["changed"])
+        newest = max(at for kind, at, _sub, _detail in claimed if kind in ("changed", "ended"))
+        self.counters["notifications"] += work
+        ended = sorted({detail for kind, _at, _sub, detail in claimed if kind == "ended" and detail})
+        await self._sync(row, newest, work, ended)
 
-    async def _sync(self, row: Integration, since: datetime, count: int) -> str:
+    async def _sync(self, row: Integration, since: datetime, count: int, ended: list[str] | None = None) -> str:
         svc = self.svc
         pause = _seconds(svc, "AXHUB_SYNC_REQUEST_RETRY", 1.0)
         deadline = time.monotonic() + _seconds(svc, "AXHUB_SYNC_REQUEST_PATIENCE", 600.0)
         by = {"name": TRIGGERED_BY, "provider": row.provider, "notifications": count}
         while True:
             try:
-                started = await start(svc, row, SyncIn(), type_="automatic", triggered_by=by, wait=True)
+                started = await start(svc, row, SyncIn(), type_="automatic", triggered_by=by, wait=True,
+                                      ended=ended or ())
             except ApiError as exc:
                 if exc.code != "CONFLICT":
                     log.warning("push sync of %s not started: %s", row.id, exc.message)
                     return "skipped"
                 holder = (exc.details or {}).get("syncId")
                 began = await _started_at(svc, holder)
-                if began is not None and began >= since:  # that run reads the provider after the change
+                # That run reads the provider after the change; not a meeting that ended,
+                # though, whose event may not be over yet: only a run told of it looks.
+                if began is not None and began >= since and not ended:
                     self.counters["covered"] += 1
                     return "covered"
                 if time.monotonic() + pause > deadline:
@@ -151,3 +162,9 @@ async def _revoked(svc: Services, row: Integration) -> None:
             last_error_message="the provider says access was revoked; reconnect the integration"))
         await s.execute(update(PushSubscription).where(PushSubscription.integration_id == row.id)
                         .values(state="stopped", renew_at=None, updated_at=at))
+    async with svc.db.session() as s:
+        fresh = await s.get(Integration, row.id)
+    if fresh is not None:
+        # As any change of an integration: its notifications stop at once in this
+        # process (the cached list of an organisation's integrations), its schedule too.
+        await svc.lifecycle.changed(fresh)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..db import Event, SyncLink
 from ..errors import ApiError
@@ -20,13 +20,17 @@ class FollowingUp:
 
     async def _follow_up(self) -> None:
         """Hand the adapter the linked events that have ended (within the run's date
-        range), for attendance; what it reports lands in ``statistics.attendance``."""
+        range), and those whose meeting the provider said ended (``options.ended``:
+        it may end before its event's scheduled end), for attendance; what it reports
+        lands in ``statistics.attendance``."""
         now = datetime.now(timezone.utc)
         self.follow = FollowUpRecorder(self)
         query = (
             select(Event, SyncLink.external_id)
             .join(SyncLink, (SyncLink.event_id == Event.id) & (SyncLink.integration_id == self.integration_id))
-            .where(Event.org_id == self.org_id, Event.deleted_at.is_(None), Event.end_at <= now)
+            .where(Event.org_id == self.org_id, Event.deleted_at.is_(None),
+                   or_(Event.end_at <= now, SyncLink.external_id.in_(sorted(self.options.ended)))
+                   if self.options.ended else Event.end_at <= now)
         )
         if self.options.start is not None:
             query = query.where(Event.end_at > self.options.start)

@@ -26,6 +26,9 @@ class SyncOptions:
     dry_run: bool = False
     start: datetime | None = None
     end: datetime | None = None
+    # Meetings the provider said ended (their provider ids, from push): followed up for
+    # attendance even when their event's scheduled end has not come (ended early).
+    ended: frozenset[str] = frozenset()
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         start, end = self.start, self.end

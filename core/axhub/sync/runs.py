@@ -5,12 +5,13 @@ its signal and its notice in one transaction."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Iterable
 
 import msgspec
 from sqlalchemy import update
@@ -38,15 +39,19 @@ def now() -> datetime:
 
 
 async def start(
-    svc: Services, row: Integration, body: SyncIn, *, type_: str, triggered_by: Any, wait: bool = False
+    svc: Services, row: Integration, body: SyncIn, *, type_: str, triggered_by: Any, wait: bool = False,
+    ended: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Validate, lock, record and launch a run in the background; 409 if one is running.
-    ``wait``: run it before returning (the scheduler's jobs, which last as long as their run)."""
+    ``wait``: run it before returning (the scheduler's jobs, which last as long as their run).
+    ``ended``: meetings the provider said ended (push), followed up whatever their event's end."""
     if row.status == "disconnected":
         raise ApiError("CONFLICT", "the integration is disconnected; connect it again to sync")
     if not svc.hub.implements(row.provider, "sync"):
         raise ApiError("PROVIDER_NOT_SUPPORTED", f"{row.provider} integrations do not sync", status=400)
     options = options_from(body, row.settings, directions_of(svc.hub.provider(row.provider).settings_type))
+    if ended:
+        options = dataclasses.replace(options, ended=frozenset(ended))
     run_id = new_id("sync")
     holder, taken = await acquire(svc, row.id, row.org_id, run_id)
     if holder is not None:

@@ -16,12 +16,13 @@ from litestar import Request, Response, get, post
 
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
 
+from . import INFO
 from .sandbox_calls import CalendarApi
 from .sandbox_chaos import call_faults
 from .sandbox_errors import error_body
 from .sandbox_routes import api_routes, control_routes
 
-CLIENT = ("axhub-sandbox-google", "sandbox-secret-google")
+CLIENT = INFO.sandbox_client  # declared once, in ProviderInfo: the hub's side uses the same
 
 
 def api_error(status: int, message: str, reason: str | None = None, headers: dict | None = None) -> Response:

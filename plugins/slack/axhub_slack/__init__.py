@@ -21,6 +21,8 @@ from axhub import (
     DeliveryOutcome,
     Endpoint,
     Grant,
+    InboundAnswer,
+    InboundRequest,
     InvalidCredentials,
     Notification,
     Policy,
@@ -28,6 +30,10 @@ from axhub import (
     ProviderError,
     ProviderInfo,
     Scope,
+    SubscribeRequest,
+    Subscribed,
+    Subscription,
+    SubscriptionLookup,
     UserInfo,
     api_limits,
     hookimpl,
@@ -35,7 +41,7 @@ from axhub import (
     oauth,
 )
 
-from . import api, messages
+from . import api, messages, push
 from .channels import recommendations as channel_advice
 from .settings import SlackSettings
 
@@ -69,7 +75,7 @@ INFO = ProviderInfo(
     ),
     default_scopes=("messages.send", "channels.read", "users.read", "webhook"),
     settings_type=SlackSettings,
-    capabilities=("oauth", "refresh", "revoke", "notify"),
+    capabilities=("oauth", "refresh", "revoke", "notify", "push"),
     endpoints={
         "authorize": Endpoint("https://slack.com/oauth/v2/authorize", "/oauth/v2/authorize"),
         "token": Endpoint("https://slack.com/api/oauth.v2.access", "/api/oauth.v2.access"),
@@ -205,6 +211,21 @@ async def disconnect(ctx: ProviderContext, connection: Connection) -> CleanupRep
         notes.append(f"Slack does not say that auth.revoke disables the incoming webhook to "
                      f"{hook.get('channel') or 'its channel'}: remove the app from the workspace to be sure")
     return CleanupReport(tokens_revoked=bool(response.json().get("revoked")), notes=tuple(notes))
+
+
+@hookimpl
+async def subscribe(ctx: ProviderContext, connection: Connection, request: SubscribeRequest) -> Subscribed:
+    return await push.subscribe(ctx, connection, request)
+
+
+@hookimpl
+async def unsubscribe(ctx: ProviderContext, connection: Connection, subscription: Subscription) -> None:
+    await push.unsubscribe(subscription)
+
+
+@hookimpl
+async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: SubscriptionLookup) -> InboundAnswer:
+    return await push.receive(ctx, request, subscriptions)
 
 
 _directory = messages.Directory()

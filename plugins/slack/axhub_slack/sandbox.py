@@ -12,7 +12,9 @@ Token rotation is on by default (12-hour ``xoxe.xoxb-`` access tokens and refres
 tokens, rotated on each refresh); ``POST /_control/config {"rotateRefreshTokens": false}``
 makes the sandbox answer like an app without it: long-lived ``xoxb-`` tokens, no
 ``expires_in``, no ``refresh_token``. ``user_scope`` is accepted and ignored.
-Test client: ``axhub-sandbox-slack`` / ``sandbox-secret-slack``.
+Test client: ``axhub-sandbox-slack`` / ``sandbox-secret-slack``. The Events API
+(the Request URL's verification, ``tokens_revoked`` and ``app_uninstalled`` on
+``POST /_control/uninstall`` or ``/_control/tokens-revoked``): see ``sandbox_push``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from litestar import Request, Response, get, route
+from litestar import Request, Response, get, post, route
+from litestar.params import JSONBody
 
 from axhub.sandbox import (
     TEST_USER,
@@ -38,6 +41,7 @@ from axhub.sandbox import (
     redirect,
 )
 
+from .sandbox_push import SlackPush
 from .sandbox_workspace import Workspace
 from .sandbox_workspace import routes as workspace_routes
 
@@ -81,11 +85,13 @@ def create_app():
     webhooks: dict[str, str] = {}  # url -> channel
     workspace = Workspace()
     workspace.reset()
+    push = SlackPush()
 
     def on_reset() -> None:
         revoked.clear()
         webhooks.clear()
         workspace.reset()
+        push.reset()
         server.access_ttl, server.rotate_refresh = ACCESS_TTL, True
 
     def render_fault(fault: Fault) -> Response:
@@ -239,8 +245,40 @@ def create_app():
             return slack_error("user_not_found")
         return ok(issued, {"user": user}, accepted="users:read")
 
+    def revoke_everything() -> None:
+        # Every token of the app in the workspace dies, as when an admin removes it.
+        revoked.update(server.access)
+        server.revoke_all()
+
+    @get("/_control/push")
+    async def push_view() -> dict[str, Any]:
+        await push.settle()  # what was sent is known once it is answered
+        return push.describe()
+
+    @post("/_control/push", status_code=200)
+    async def push_configure(data: JSONBody[dict[str, Any]]) -> Response:
+        try:
+            return Response(push.configure(data))
+        except (ValueError, TypeError) as exc:
+            return Response({"error": str(exc)}, status_code=400)
+
+    @post("/_control/uninstall", status_code=200, sync_to_thread=False)
+    def uninstall() -> dict[str, Any]:
+        """An admin removed the app: its tokens die, then Slack sends tokens_revoked and
+        app_uninstalled (in no promised order; here, that one)."""
+        revoke_everything()
+        push.event(TEAM["id"], APP_ID, {"type": "tokens_revoked", "tokens": {"oauth": [USER.id], "bot": [BOT_USER_ID]}})
+        push.event(TEAM["id"], APP_ID, {"type": "app_uninstalled"})
+        return {"uninstalled": True}
+
+    @post("/_control/tokens-revoked", status_code=200, sync_to_thread=False)
+    def tokens_revoked() -> dict[str, Any]:
+        revoke_everything()
+        push.event(TEAM["id"], APP_ID, {"type": "tokens_revoked", "tokens": {"oauth": [USER.id], "bot": [BOT_USER_ID]}})
+        return {"revoked": True}
+
     return build_app(
-        [authorize, token, auth_test, auth_revoke, users_info,
+        [authorize, token, auth_test, auth_revoke, users_info, push_view, push_configure, uninstall, tokens_revoked,
          *workspace_routes(workspace, caller, ok, slack_error, params_of, webhooks,
                            lambda name: server.counters.update((name,)))],
         server=server,
@@ -248,7 +286,8 @@ def create_app():
         extra_stats=lambda: {"revokedTokens": len(revoked), "incomingWebhooks": len(webhooks),
                              "tokenRotation": server.rotate_refresh, "messages": len(workspace.messages)},
         on_reset=on_reset,
-        persist={"revoked": lambda: revoked, "webhooks": lambda: webhooks, "workspace": lambda: workspace},
+        persist={"revoked": lambda: revoked, "webhooks": lambda: webhooks, "workspace": lambda: workspace,
+                 "push": lambda: push},
     )
 
 

@@ -5,23 +5,8 @@ comes back through webhooks (a failing webhook reported by webhook would feed it
 import pytest
 from whtools import connect, create_event, deliver_due, endpoint, messages, settle, wait_until
 
-from axhub import ProviderInfo, hookimpl
+from axhub.testing.notifier import NotificationRecorder
 from axhub.testing.receiver import Receiver
-
-
-class Channel:
-    """Another notifying plugin (a chat, a pager): records what it is told."""
-
-    def __init__(self) -> None:
-        self.heard = []
-
-    @hookimpl
-    def provider_info(self):
-        return ProviderInfo(slug="channel", name="Channel", type="communication", description="hears notifications")
-
-    @hookimpl
-    async def notify(self, notification):
-        self.heard.append(notification)
 
 
 @pytest.fixture
@@ -30,8 +15,7 @@ def hub_with_channel(make_hub):
     # each round is driven here, so the last attempt is known to be the last.
     server = make_hub({"AXHUB_OUTBOUND_ALLOW": "127.0.0.1", "AXHUB_PLUGINS": "webhooks", "AXHUB_DELIVERY_WORKER": "0",
                        "AXHUB_DELIVERY_RETRY_BASE": "0.05"})
-    server.channel = Channel()
-    server.services.plugins.register(server.channel, "channel")
+    server.channel = NotificationRecorder().attach(server)
     return server
 
 

@@ -17,17 +17,22 @@ from axhub import (
     ConnectionReport,
     Endpoint,
     Grant,
+    InboundAnswer,
+    InboundRequest,
     Notification,
     ProviderContext,
     ProviderInfo,
     ProviderPermissionDenied,
+    SubscribeRequest,
+    Subscribed,
+    SubscriptionLookup,
     UserInfo,
     api_limits,
     hookimpl,
     oauth,
 )
 
-from . import scopes
+from . import push, scopes
 from .errors import zoom_error
 from .meetings import ZoomMeetings
 from .settings import ZoomSettings
@@ -67,7 +72,7 @@ INFO = ProviderInfo(
     scopes=scopes.SCOPES,
     default_scopes=("meetings.read", "meetings.write", "reports.read", "user.read"),
     settings_type=ZoomSettings,
-    capabilities=("oauth", "pkce", "refresh", "revoke"),
+    capabilities=("oauth", "pkce", "refresh", "revoke", "push"),
     endpoints={
         "authorize": Endpoint("https://zoom.us/oauth/authorize", "/oauth/authorize"),
         "token": Endpoint("https://zoom.us/oauth/token", "/oauth/token"),
@@ -141,6 +146,16 @@ async def test_connection(ctx: ProviderContext, connection: Connection) -> Conne
         account=user_info(response.json()),
         recommendations=tuple(recommendations),
     )
+
+
+@hookimpl
+async def subscribe(ctx: ProviderContext, connection: Connection, request: SubscribeRequest) -> Subscribed:
+    return await push.subscribe(ctx, connection, request)
+
+
+@hookimpl
+async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: SubscriptionLookup) -> InboundAnswer:
+    return await push.receive(ctx, request, subscriptions)
 
 
 @hookimpl

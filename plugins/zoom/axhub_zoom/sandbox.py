@@ -18,6 +18,8 @@ Test client: ``axhub-sandbox-zoom`` / ``sandbox-secret-zoom``. Beyond the shared
 Marketplace app is configured with, ``POST /_control/rate-limit`` sets the limit that
 ``/v2`` applies and reports (category, type ``QPS`` or ``Daily-limit``, limit, remaining);
 ``GET /_control/rate-limit`` reads it back with ``refused``, the requests answered 429 since.
+Event notifications (the endpoint's validation, ``meeting.ended`` when a meeting is
+played, and their controls): see ``sandbox_push``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from litestar.params import JSONBody
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
 
 from .sandbox_meetings import Meetings, meeting_routes
+from .sandbox_push import ACCOUNT_ID, ZoomPush
 
 CLIENT = ("axhub-sandbox-zoom", "sandbox-secret-zoom")
 # The classic scopes the sandbox's Marketplace app is configured with.
@@ -115,11 +118,13 @@ def create_app():
     app_scopes: list[str] = list(APP_SCOPES)
     limit = RateLimit()
     meetings = Meetings()
+    push = ZoomPush()
 
     def on_reset() -> None:
         app_scopes[:] = APP_SCOPES
         limit.configure({})
         meetings.reset()
+        push.reset()
 
     def guard(request: Request, scopes: frozenset[str] | set[str]):
         """Every ``/v2`` call: the rate limit, then the bearer token and its scopes.
@@ -229,7 +234,7 @@ def create_app():
             "last_login_time": "2024-03-15T07:58:03Z",
             "pic_url": u.avatar,
             "language": "fr-FR",
-            "account_id": "sbx-account-1",
+            "account_id": ACCOUNT_ID,
             "status": "active",
             "role_id": "0",
             "login_types": [100],
@@ -254,7 +259,19 @@ def create_app():
     def get_rate_limit() -> dict[str, Any]:
         return limit_state()
 
-    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit, get_rate_limit,
-                      *meeting_routes(meetings, guard, api_error)], server=server,
+    @get("/_control/push")
+    async def push_view() -> dict[str, Any]:
+        await push.settle()  # what was sent is known once it is answered
+        return push.describe()
+
+    @post("/_control/push", status_code=200)
+    async def push_configure(data: JSONBody[dict[str, Any]]) -> Response:
+        try:
+            return Response(push.configure(data))
+        except (ValueError, TypeError) as exc:
+            return Response({"error": str(exc)}, status_code=400)
+
+    return build_app([authorize, token, revoke, me, set_app_scopes, set_rate_limit, get_rate_limit, push_view,
+                      push_configure, *meeting_routes(meetings, guard, api_error, push.meeting_ended)], server=server,
                      render_fault=render_fault, on_reset=on_reset,
-                     persist={"scopes": lambda: app_scopes, "meetings": lambda: meetings})
+                     persist={"scopes": lambda: app_scopes, "meetings": lambda: meetings, "push": lambda: push})

@@ -198,7 +198,8 @@ def _offset(token: str) -> int | None:
         return None
 
 
-def meeting_routes(store: Meetings, guard: Callable, api_error: Callable) -> list[Any]:
+def meeting_routes(store: Meetings, guard: Callable, api_error: Callable,
+                   ended: Callable[[dict[str, Any]], None] | None = None) -> list[Any]:
     """``guard(request, scopes)`` answers the rate limit and the bearer check: an error
     ``Response``, or ``(issued, headers)``."""
 
@@ -362,7 +363,10 @@ def meeting_routes(store: Meetings, guard: Callable, api_error: Callable) -> lis
         meeting = meeting_of(meeting_id)
         if meeting is None:
             return Response({"error": f"no meeting {meeting_id}"}, status_code=404)
-        return Response({"records": store.play(meeting, data)})
+        records = store.play(meeting, data)
+        if ended is not None:  # the meeting is over: Zoom sends meeting.ended
+            ended(meeting)
+        return Response({"records": records})
 
     @post("/_control/clock", status_code=200, sync_to_thread=False)
     def clock(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:

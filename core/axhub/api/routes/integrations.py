@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ..docs import OptionalBody, errors
-from ...analytics.views import one_view, push_of, views
+from ...analytics.views import listed, one_view, owned_view, push_of
 from ...auth import Identity, require_role
 from ...integrations import connect, manage, service
 from ...integrations import schemas as s
@@ -36,7 +36,7 @@ class IntegrationsController(Controller):
         type_: Annotated[Literal[PROVIDER_TYPES] | None, QueryParameter(name="type")] = None,  # type: ignore[valid-type]
     ) -> s.IntegrationList:
         require_role(identity, "manager")
-        return s.IntegrationList(data=await views(services, await service.list_rows(services, identity, provider, status, type_)))
+        return s.IntegrationList(data=await listed(services, identity, provider, status, type_))
 
     @get("/providers", summary="Installed providers, their metadata, and broken or disabled plugins", responses=errors(401))
     async def list_providers(self, services: Svc, identity: Who) -> s.ProviderList:
@@ -45,8 +45,7 @@ class IntegrationsController(Controller):
     @get("/{integration_id:str}", summary="One integration", responses=errors(401, 403, 404))
     async def get_integration(self, services: Svc, identity: Who, integration_id: FromPath[str]) -> s.IntegrationResponse:
         require_role(identity, "manager")
-        row = await service.get_owned(services, identity, integration_id)
-        return s.IntegrationResponse(data=await one_view(services, row))
+        return s.IntegrationResponse(data=await owned_view(services, identity, integration_id))
 
     @post("/{provider:str}/connect", status_code=200, summary="Start the OAuth connection with a provider",
           operation_class=OptionalBody, responses=errors(400, 401, 403, 404, 502, body=True))
