@@ -52,6 +52,7 @@ from axhub.sandbox import (
     redirect,
 )
 
+from . import INFO
 from .graph import GRAPH_RESOURCE, valid_tenant
 from .sandbox_calls import GraphApi, Throttle, route_of
 from .sandbox_media import GRAPH_FAULTS, ODATA_JSON
@@ -60,7 +61,7 @@ from .sandbox_push import Subscriptions
 from .sandbox_routes import outlook_routes, push_routes, teams_routes
 from .sandbox_teams import Teams
 
-CLIENT = ("axhub-sandbox-microsoft", "sandbox-secret-microsoft")
+CLIENT = INFO.sandbox_client  # declared once, in ProviderInfo: the hub's side uses the same
 TENANT_ID = "b2c7a3e1-5d4f-4c8a-9e61-3f0d7a2b9c14"  # the sandbox's directory
 USER = dataclasses.replace(TEST_USER, id="4f6e1c2a-9b3d-4e8f-a7c5-1d2e3f4a5b6c")  # Graph ids are GUIDs
 OIDC = ("openid", "profile", "email", "offline_access")

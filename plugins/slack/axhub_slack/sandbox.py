@@ -41,11 +41,12 @@ from axhub.sandbox import (
     redirect,
 )
 
+from . import INFO
 from .sandbox_push import SlackPush
 from .sandbox_workspace import Workspace
 from .sandbox_workspace import routes as workspace_routes
 
-CLIENT = ("axhub-sandbox-slack", "sandbox-secret-slack")
+CLIENT = INFO.sandbox_client  # declared once, in ProviderInfo: the hub's side uses the same
 TEAM = {"id": "T0SANDBOX01", "name": "Attendance-X Sandbox"}
 APP_ID = "A0SANDBOX01"
 BOT_USER_ID = "U0SBXBOT001"

@@ -33,10 +33,11 @@ from litestar.params import JSONBody
 
 from axhub.sandbox import Fault, OAuthServer, TokenError, build_app, client_credentials, form_of, redirect
 
+from . import INFO
 from .sandbox_meetings import Meetings, meeting_routes
 from .sandbox_push import ACCOUNT_ID, ZoomPush
 
-CLIENT = ("axhub-sandbox-zoom", "sandbox-secret-zoom")
+CLIENT = INFO.sandbox_client  # declared once, in ProviderInfo: the hub's side uses the same
 # The classic scopes the sandbox's Marketplace app is configured with.
 APP_SCOPES = ("meeting:read", "meeting:write", "report:read:admin", "user:read")
 # Any of these lets a token read its own user (classic, classic admin, granular).
