@@ -64,6 +64,8 @@ from .inbound import (  # noqa: E402
     Subscribed,
     Subscription,
     SubscriptionLookup,
+    v0_refusal,
+    v0_signature,
 )
 from . import notifications, oauth, oauth_hooks, templates  # noqa: E402
 from .chat import Chat  # noqa: E402
@@ -124,6 +126,8 @@ __all__ = [
     "retry_after",
     "settle_calls",
     "signature_headers",
+    "v0_refusal",
+    "v0_signature",
     "validating_guard",
     "with_retries",
     "AuthorizationRequest",

@@ -9,6 +9,9 @@ the vault), the schedule and the work; a plugin only speaks its provider's proto
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -118,3 +121,27 @@ class SubscriptionLookup(Protocol):
         rather than a per-subscription one. Empty when there are none (answer 404)."""
         ...
 
+
+
+def v0_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``v0=`` and the hex HMAC-SHA256, under ``secret``, of ``v0:{timestamp}:{body}``:
+    how Slack (``X-Slack-Signature``) and Zoom (``x-zm-signature``) sign what they send."""
+    return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+
+
+def v0_refusal(secret: str, request: InboundRequest, signature_header: str, timestamp_header: str,
+               window: int) -> str | None:
+    """Why ``request`` is not signed by the holder of ``secret`` with :func:`v0_signature`
+    within ``window`` seconds of now (unsigned, not a Unix time, stale, not matching),
+    or None. The signature is compared in constant time."""
+    signature = request.headers.get(signature_header.lower())
+    stamp = request.headers.get(timestamp_header.lower())
+    if not signature or not stamp:
+        return f"unsigned: {signature_header} or {timestamp_header} missing"
+    if not stamp.isdigit() or len(stamp) > 12:
+        return f"{timestamp_header} is not a Unix time"
+    if abs(time.time() - int(stamp)) > window:
+        return f"stale: {timestamp_header} more than {window} s from now"
+    if not hmac.compare_digest(signature.encode(), v0_signature(secret, stamp, request.body).encode()):
+        return f"{signature_header} does not match"
+    return None

@@ -23,13 +23,14 @@ from typing import Any
 
 import httpx
 
+from axhub.sandbox import Outgoing, pushable
+
 from .sandbox_events import ApiError
 
 log = logging.getLogger("axhub.sandbox.google")
 
 MAX_TTL_MS = 7 * 86400 * 1000  # the sandbox's longest channel (and the default)
 CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")  # what Google accepts as a channel id
-LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/", re.I)
 
 
 class Channel:
@@ -64,12 +65,8 @@ class Push:
     def reset(self) -> None:
         self.channels: dict[str, Channel] = {}
         self.stopped: list[str] = []
-        self.drop = 0  # the next this many notifications are not sent
-        self.duplicate = 0  # the next this many are sent twice
-        self.delay = 0.0  # seconds each notification waits before it is sent
-        self.deliveries: list[dict[str, Any]] = []
+        self.out = Outgoing()  # drop or duplicate the next notifications, delay each, the log
         self._pending: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
 
     # -- events.watch / channels.stop ----------------------------------------------------
     def watch(self, calendar_id: str, body: Any, base_uri: str) -> dict[str, Any]:
@@ -80,8 +77,10 @@ class Push:
             raise ApiError(400, "Invalid channel id.", "invalid")
         if kind not in ("web_hook", "webhook"):
             raise ApiError(400, f"Unknown channel type: {kind!r}.", "invalid")
-        if not isinstance(address, str) or not (address.lower().startswith("https://") or LOOPBACK.match(address)):
-            raise ApiError(400, "WebHook callback must be HTTPS: " + str(address), "push.webhookUrlNotHttps")
+        try:
+            pushable(address, "address")
+        except ValueError:
+            raise ApiError(400, "WebHook callback must be HTTPS: " + str(address), "push.webhookUrlNotHttps") from None
         if channel_id in self.channels:
             raise ApiError(400, f"Channel id {channel_id} not unique", "channelIdNotUnique")
         token = body.get("token")
@@ -116,7 +115,7 @@ class Push:
         for channel in list(self.channels.values()):
             if channel.id not in self._pending:
                 self._pending.add(channel.id)
-                self._spawn(self._later(channel))
+                self.out.spawn(self._later(channel))
 
     async def _later(self, channel: Channel) -> None:
         await asyncio.sleep(0)
@@ -125,16 +124,7 @@ class Push:
             await self._deliver(channel, "exists")
 
     def _send(self, channel: Channel, state: str) -> None:
-        self._spawn(self._deliver(channel, state))
-
-    def _spawn(self, coro) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(coro)
-        except RuntimeError:  # no loop: a change made outside a request (never in the app)
-            coro.close()
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.out.spawn(self._deliver(channel, state))
 
     async def _deliver(self, channel: Channel, state: str) -> None:
         if channel.expiration <= time.time() * 1000:
@@ -147,15 +137,12 @@ class Push:
                    "X-Goog-Channel-Expiration": formatdate(channel.expiration / 1000, usegmt=True)}
         if channel.token is not None:
             headers["X-Goog-Channel-Token"] = channel.token
-        if self.drop > 0:
-            self.drop -= 1
-            self.deliveries.append({"channel": channel.id, "number": channel.number, "state": state, "status": None,
+        if self.out.take("drop"):
+            self.out.deliveries.append({"channel": channel.id, "number": channel.number, "state": state, "status": None,
                                     "dropped": True})
             return
-        times = 2 if self.duplicate > 0 else 1
-        self.duplicate = max(0, self.duplicate - 1)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        times = 2 if self.out.take("duplicate") else 1
+        await self.out.pause()
         async with httpx.AsyncClient(timeout=10) as client:
             for _ in range(times):
                 try:
@@ -163,22 +150,16 @@ class Push:
                 except httpx.HTTPError as exc:
                     status = None
                     log.info("sandbox push to %s failed: %s", channel.address, exc)
-                self.deliveries.append({"channel": channel.id, "number": channel.number, "state": state,
+                self.out.deliveries.append({"channel": channel.id, "number": channel.number, "state": state,
                                         "status": status, "dropped": False})
 
     async def settle(self) -> None:
         """Wait for the notifications under way (tests read the deliveries after)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.out.settle()
 
     # -- controls ------------------------------------------------------------------------
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        if "drop" in data:
-            self.drop = max(0, int(data["drop"]))
-        if "duplicate" in data:
-            self.duplicate = max(0, int(data["duplicate"]))
-        if "delay" in data:
-            self.delay = min(max(0.0, float(data["delay"])), 30.0)
+        self.out.configure(data)
         return self.describe()
 
     def expire(self, channel_id: str | None) -> int:
@@ -191,5 +172,4 @@ class Push:
 
     def describe(self) -> dict[str, Any]:
         return {"channels": [{**c.view(), "address": c.address, "messages": c.number} for c in self.channels.values()],
-                "stopped": list(self.stopped), "drop": self.drop, "duplicate": self.duplicate, "delay": self.delay,
-                "deliveries": list(self.deliveries)}
+                "stopped": list(self.stopped), **self.out.describe()}

@@ -33,6 +33,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from axhub.sandbox import Outgoing, pushable
+
 from .sandbox_event_rules import GraphFault, bad
 
 log = logging.getLogger("axhub.sandbox.microsoft")
@@ -41,7 +43,6 @@ MAX_MINUTES = 10080  # Graph's longest subscription to Outlook events (without r
 HANDSHAKE_TIMEOUT = 10.0  # seconds Graph waits for the validation answer
 CHANGE_TYPES = ("created", "updated", "deleted")
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
-LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/", re.I)
 RESOURCE = re.compile(r"/?(?:me|users/[^/]+)/(?:events|calendar/events|calendars/(?P<cid>[^/]+)/events)", re.I)
 
 
@@ -95,13 +96,9 @@ class Subscriptions:
     def reset(self) -> None:
         self.subs: dict[str, Subscription] = {}
         self.removed: list[str] = []
-        self.drop = 0  # the next this many notifications are not sent
-        self.duplicate = 0  # the next this many are sent twice
-        self.delay = 0.0  # seconds each notification waits before it is sent
-        self.deliveries: list[dict[str, Any]] = []
+        self.out = Outgoing()  # drop or duplicate the next notifications, delay each, the log
         self.handshakes: list[dict[str, Any]] = []
         self._queued: dict[str, list[dict[str, Any]]] = {}
-        self._tasks: set[asyncio.Task] = set()
 
     # -- the API ---------------------------------------------------------------------------
     def view(self, sub: Subscription, base: str) -> dict[str, Any]:
@@ -145,9 +142,10 @@ class Subscriptions:
 
     @staticmethod
     def _address(value: Any, name: str) -> str:
-        if not isinstance(value, str) or not (value.lower().startswith("https://") or LOOPBACK.match(value)):
-            raise bad(f"The {name} must be an https URL: {value!r}.", "InvalidRequest")
-        return value
+        try:
+            return pushable(value, name)
+        except ValueError:
+            raise bad(f"The {name} must be an https URL: {value!r}.", "InvalidRequest") from None
 
     async def create(self, body: Any, base: str) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("__invalid__"):
@@ -230,7 +228,7 @@ class Subscriptions:
         first = sub.id not in self._queued
         self._queued.setdefault(sub.id, []).append(item)
         if first:
-            self._spawn(self._later(sub.id))
+            self.out.spawn(self._later(sub.id))
 
     async def _later(self, sub_id: str) -> None:
         await asyncio.sleep(0)  # the rest of the request's changes join this POST
@@ -257,18 +255,9 @@ class Subscriptions:
             if event == "subscriptionRemoved":
                 del self.subs[sub.id]
                 self.removed.append(sub.id)
-            self._spawn(self._deliver(sub, sub.lifecycle_url, [self._item(sub, {"lifecycleEvent": event})], event))
+            self.out.spawn(self._deliver(sub, sub.lifecycle_url, [self._item(sub, {"lifecycleEvent": event})], event))
             sent += 1
         return sent
-
-    def _spawn(self, coro) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(coro)
-        except RuntimeError:  # no loop: a change made outside a request (never in the app)
-            coro.close()
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, sub: Subscription, address: str, items: list[dict[str, Any]], kind: str) -> None:
         if sub.expiration <= _now() and kind == "change":
@@ -276,14 +265,11 @@ class Subscriptions:
             return
         sub.sent += 1
         record = {"subscription": sub.id, "kind": kind, "items": len(items), "number": sub.sent}
-        if self.drop > 0:
-            self.drop -= 1
-            self.deliveries.append({**record, "status": None, "dropped": True})
+        if self.out.take("drop"):
+            self.out.deliveries.append({**record, "status": None, "dropped": True})
             return
-        times = 2 if self.duplicate > 0 else 1
-        self.duplicate = max(0, self.duplicate - 1)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        times = 2 if self.out.take("duplicate") else 1
+        await self.out.pause()
         async with httpx.AsyncClient(timeout=10) as client:
             for _ in range(times):
                 try:
@@ -291,21 +277,15 @@ class Subscriptions:
                 except httpx.HTTPError as exc:
                     status = None
                     log.info("sandbox notification to %s failed: %s", address, exc)
-                self.deliveries.append({**record, "status": status, "dropped": False})
+                self.out.deliveries.append({**record, "status": status, "dropped": False})
 
     async def settle(self) -> None:
         """Wait for the notifications under way (tests read the deliveries after)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.out.settle()
 
     # -- controls --------------------------------------------------------------------------
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        if "drop" in data:
-            self.drop = max(0, int(data["drop"]))
-        if "duplicate" in data:
-            self.duplicate = max(0, int(data["duplicate"]))
-        if "delay" in data:
-            self.delay = min(max(0.0, float(data["delay"])), 30.0)
+        self.out.configure(data)
         return self.describe()
 
     def expire(self, sub_id: str | None) -> int:
@@ -318,5 +298,4 @@ class Subscriptions:
 
     def describe(self) -> dict[str, Any]:
         return {"subscriptions": [{**self.view(s, ""), "messages": s.sent} for s in self.listing()],
-                "removed": list(self.removed), "drop": self.drop, "duplicate": self.duplicate, "delay": self.delay,
-                "deliveries": list(self.deliveries), "handshakes": list(self.handshakes)}
+                "removed": list(self.removed), **self.out.describe(), "handshakes": list(self.handshakes)}

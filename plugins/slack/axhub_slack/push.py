@@ -23,15 +23,12 @@ integration's).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 from typing import Any
 
 from axhub import (
     Connection, InboundAnswer, InboundRequest, ProviderContext, ProviderError, Signal, SubscribeRequest, Subscribed,
-    Subscription, SubscriptionLookup,
+    Subscription, SubscriptionLookup, v0_refusal,
 )
 
 WINDOW = 300  # seconds: Slack's five minutes
@@ -41,10 +38,6 @@ SECRET_SETTING = "SIGNING_SECRET"  # AXHUB_SLACK_SIGNING_SECRET
 
 def signing_secret(ctx: ProviderContext) -> str | None:
     return ctx.setting(SECRET_SETTING) or (SANDBOX_SECRET if ctx.sandbox else None)
-
-
-def sign(secret: str, stamp: str, body: bytes) -> str:
-    return "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
 
 
 async def subscribe(ctx: ProviderContext, connection: Connection, request: SubscribeRequest) -> Subscribed:
@@ -70,20 +63,6 @@ async def unsubscribe(subscription: Subscription) -> None:
     """Nothing to remove at Slack: the Request URL is the app's, shared by every workspace."""
 
 
-def _verified(secret: str, request: InboundRequest) -> str | None:
-    signature = request.headers.get("x-slack-signature")
-    stamp = request.headers.get("x-slack-request-timestamp")
-    if not signature or not stamp:
-        return "unsigned: X-Slack-Signature or X-Slack-Request-Timestamp missing"
-    if not stamp.isdigit() or len(stamp) > 12:
-        return "X-Slack-Request-Timestamp is not a Unix time"
-    if abs(time.time() - int(stamp)) > WINDOW:
-        return f"stale: X-Slack-Request-Timestamp more than {WINDOW} s from now"
-    if not hmac.compare_digest(signature.encode(), sign(secret, stamp, request.body).encode()):
-        return "X-Slack-Signature does not match"
-    return None
-
-
 def _revoked_users(event: dict[str, Any]) -> set[str]:
     tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
     return {u for kind in ("oauth", "bot") for u in (tokens.get(kind) or []) if isinstance(u, str)}
@@ -93,7 +72,7 @@ async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: 
     secret = signing_secret(ctx)
     if not secret:
         return InboundAnswer.refused(401, f"AXHUB_SLACK_{SECRET_SETTING} is not set: nothing can be verified")
-    why = _verified(secret, request)
+    why = v0_refusal(secret, request, "X-Slack-Signature", "X-Slack-Request-Timestamp", WINDOW)
     if why is not None:
         return InboundAnswer.refused(401, why)
     try:

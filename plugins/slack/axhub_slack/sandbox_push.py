@@ -15,21 +15,21 @@ wants https; the sandbox takes http too, but only on loopback (the hub beside it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import re
 import secrets
 import time
 from typing import Any
 
 import httpx
 
-from .push import SANDBOX_SECRET, sign
+from axhub import v0_signature
+from axhub.sandbox import Outgoing, pushable
+
+from .push import SANDBOX_SECRET
 
 log = logging.getLogger("axhub.sandbox.slack")
 
-LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/", re.I)
 COUNTERS = ("drop", "duplicate", "forge", "stale")
 VERIFICATION_TOKEN = "sbxVerificationToken0000"  # Slack's deprecated body token: sent, never a proof
 
@@ -50,29 +50,20 @@ class SlackPush:
     def reset(self) -> None:
         self.request_url: str | None = None
         self.verified = False
-        self.counters = dict.fromkeys(COUNTERS, 0)
-        self.delay = 0.0
-        self.deliveries: list[dict[str, Any]] = []
-        self._tasks: set[asyncio.Task] = set()
+        self.out = Outgoing(COUNTERS)
 
     # -- what Slack sends ---------------------------------------------------------------
     def verify(self) -> None:
-        self._spawn(self._deliver({"token": VERIFICATION_TOKEN, "challenge": secrets.token_urlsafe(24),
+        self.out.spawn(self._deliver({"token": VERIFICATION_TOKEN, "challenge": secrets.token_urlsafe(24),
                                    "type": "url_verification"}))
 
     def event(self, team: str, app: str, event: dict[str, Any]) -> None:
         """One ``event_callback`` to the Request URL, once it was verified."""
         if self.request_url is None or not self.verified:
             return
-        self._spawn(self._deliver({"token": VERIFICATION_TOKEN, "team_id": team, "api_app_id": app, "event": event,
+        self.out.spawn(self._deliver({"token": VERIFICATION_TOKEN, "team_id": team, "api_app_id": app, "event": event,
                                    "type": "event_callback", "event_id": "Ev" + secrets.token_hex(5).upper(),
                                    "event_time": int(time.time())}))
-
-    def _take(self, name: str) -> bool:
-        if self.counters[name] > 0:
-            self.counters[name] -= 1
-            return True
-        return False
 
     async def _deliver(self, body: dict[str, Any]) -> None:
         address = self.request_url
@@ -81,22 +72,21 @@ class SlackPush:
         raw = json.dumps(body, separators=(",", ":")).encode()
         kind = body["type"] if body["type"] == "url_verification" else body["event"]["type"]
         record: dict[str, Any] = {"event": kind, "status": None, "dropped": False, "forged": False, "stale": False}
-        if self._take("drop"):
-            self.deliveries.append({**record, "dropped": True})
+        if self.out.take("drop"):
+            self.out.deliveries.append({**record, "dropped": True})
             return
         stamp = int(time.time())
-        if self._take("stale"):
+        if self.out.take("stale"):
             stamp -= 600
             record["stale"] = True
         secret = SANDBOX_SECRET
-        if self._take("forge"):
+        if self.out.take("forge"):
             secret = secrets.token_hex(16)
             record["forged"] = True
-        times = 2 if self._take("duplicate") else 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        times = 2 if self.out.take("duplicate") else 1
+        await self.out.pause()
         headers = {"content-type": "application/json", "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-                   "x-slack-request-timestamp": str(stamp), "x-slack-signature": sign(secret, str(stamp), raw)}
+                   "x-slack-request-timestamp": str(stamp), "x-slack-signature": v0_signature(secret, str(stamp), raw)}
         async with httpx.AsyncClient(timeout=10) as client:
             for attempt in range(times):
                 retry = {"x-slack-retry-num": str(attempt), "x-slack-retry-reason": "http_timeout"} if attempt else {}
@@ -108,7 +98,7 @@ class SlackPush:
                     log.info("sandbox events to %s failed: %s", address, exc)
                 if kind == "url_verification" and response is not None:
                     self.verified = self._answered(response, body["challenge"])
-                self.deliveries.append({**record, "status": status})
+                self.out.deliveries.append({**record, "status": status})
 
     @staticmethod
     def _answered(response: httpx.Response, challenge: str) -> bool:
@@ -123,34 +113,17 @@ class SlackPush:
 
     async def settle(self) -> None:
         """Wait for the deliveries under way (tests read them after)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def _spawn(self, coro) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(coro)
-        except RuntimeError:  # no loop: nothing is served, nothing is sent
-            coro.close()
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self.out.settle()
 
     # -- controls ------------------------------------------------------------------------
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
         if "requestUrl" in data:
-            address = data["requestUrl"]
-            if not isinstance(address, str) or not (address.lower().startswith("https://") or LOOPBACK.match(address)):
-                raise ValueError("the Request URL must be https (http only on loopback)")
+            address = pushable(data["requestUrl"], "Request URL")
             if address != self.request_url or not self.verified:
                 self.request_url, self.verified = address, False
                 self.verify()
-        for name in COUNTERS:
-            if name in data:
-                self.counters[name] = max(0, int(data[name]))
-        if "delay" in data:
-            self.delay = min(max(0.0, float(data["delay"])), 30.0)
+        self.out.configure(data)
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
-        return {"requestUrl": self.request_url, "verified": self.verified, **self.counters, "delay": self.delay,
-                "inFlight": len(self._tasks), "deliveries": list(self.deliveries)}
+        return {"requestUrl": self.request_url, "verified": self.verified, **self.out.describe()}

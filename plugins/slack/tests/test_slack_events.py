@@ -14,9 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from axhub import v0_signature
 from axhub.db import DeliveryMessage, PushSignal, PushSubscription
 from axhub.testing import HubServer, connect, integration, notify, wait_until
-from axhub_slack.push import SANDBOX_SECRET, sign
+from axhub_slack.push import SANDBOX_SECRET
 
 SCOPES = ["messages.send", "channels.read", "users.read", "webhook"]
 TEAM = "T0SANDBOX01"
@@ -62,7 +63,7 @@ def connected(hub: HubServer, api) -> str:
 def signed(body: dict, *, secret: str = SANDBOX_SECRET, stamp: int | None = None) -> tuple[dict[str, str], bytes]:
     raw = json.dumps(body).encode()
     stamp = int(time.time()) if stamp is None else stamp
-    return ({"x-slack-request-timestamp": str(stamp), "x-slack-signature": sign(secret, str(stamp), raw),
+    return ({"x-slack-request-timestamp": str(stamp), "x-slack-signature": v0_signature(secret, str(stamp), raw),
              "content-type": "application/json"}, raw)
 
 
@@ -153,7 +154,7 @@ def test_bad_signatures_stale_timestamps_and_unknown_teams_are_refused(hub, api)
     assert post(hub, *signed(uninstalled(), stamp=int(time.time()) + 600)).status_code == 401
     assert post(hub, *signed(uninstalled(team="T0ELSEWHERE"))).status_code == 404
     deep, stamp = b"[" * 40000, str(int(time.time()))  # signed, but no JSON the parser takes: never a 5xx
-    assert post(hub, {"x-slack-request-timestamp": stamp, "x-slack-signature": sign(SANDBOX_SECRET, stamp, deep)},
+    assert post(hub, {"x-slack-request-timestamp": stamp, "x-slack-signature": v0_signature(SANDBOX_SECRET, stamp, deep)},
                 deep).status_code == 400
     hub.run(hub.services.tasks.drain())
     assert rows(hub, PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
@@ -164,11 +165,11 @@ def test_the_sandbox_keeps_its_request_url_across_a_restart_not_what_is_in_fligh
     from axhub_slack.sandbox_push import SlackPush
 
     before = SlackPush()
-    before.request_url, before.verified, before.counters["forge"] = "http://127.0.0.1:1/hooks/slack", True, 2
+    before.request_url, before.verified, before.out.counters["forge"] = "http://127.0.0.1:1/hooks/slack", True, 2
     saved = SandboxState({"push": lambda: before})
     saved.attach(tmp_path / "slack.state")
     saved.save()
     after = SlackPush()
     SandboxState({"push": lambda: after}).attach(tmp_path / "slack.state")
-    assert (after.request_url, after.verified, after.counters["forge"]) == (before.request_url, True, 0)
-    assert after.deliveries == [] and not after._tasks
+    assert (after.request_url, after.verified, after.out.counters["forge"]) == (before.request_url, True, 0)
+    assert after.out.deliveries == [] and after.describe()["inFlight"] == 0

@@ -26,12 +26,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 from axhub import (
     Connection, InboundAnswer, InboundRequest, ProviderContext, ProviderError, Signal, SubscribeRequest, Subscribed,
-    SubscriptionLookup,
+    SubscriptionLookup, v0_refusal,
 )
 
 from .errors import zoom_error
@@ -68,27 +67,11 @@ async def subscribe(ctx: ProviderContext, connection: Connection, request: Subsc
     return Subscribed(provider_id=request.id, resource=account, expires_at=None)
 
 
-def _verified(secret: str, request: InboundRequest) -> str | None:
-    """Why the request is not Zoom's, or None."""
-    signature = request.headers.get("x-zm-signature")
-    stamp = request.headers.get("x-zm-request-timestamp")
-    if not signature or not stamp:
-        return "unsigned: x-zm-signature or x-zm-request-timestamp missing"
-    if not stamp.isdigit() or len(stamp) > 12:
-        return "x-zm-request-timestamp is not a Unix time"
-    if abs(time.time() - int(stamp)) > TOLERANCE:
-        return f"stale: x-zm-request-timestamp more than {TOLERANCE} s from now"
-    expected = "v0=" + sign(secret, b"v0:" + stamp.encode() + b":" + request.body)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
-        return "x-zm-signature does not match"
-    return None
-
-
 async def receive(ctx: ProviderContext, request: InboundRequest, subscriptions: SubscriptionLookup) -> InboundAnswer:
     secret = secret_token(ctx)
     if not secret:
         return InboundAnswer.refused(401, f"AXHUB_ZOOM_{SECRET_SETTING} is not set: nothing can be verified")
-    why = _verified(secret, request)
+    why = v0_refusal(secret, request, "x-zm-signature", "x-zm-request-timestamp", TOLERANCE)
     if why is not None:
         return InboundAnswer.refused(401, why)
     try:

@@ -216,11 +216,11 @@ def test_the_sandbox_keeps_its_endpoint_across_a_restart_not_what_is_in_flight(t
     from axhub_zoom.sandbox_push import ZoomPush
 
     before = ZoomPush()
-    before.endpoint, before.validated, before.counters["drop"] = "http://127.0.0.1:1/hooks/zoom", True, 3
+    before.endpoint, before.validated, before.out.counters["drop"] = "http://127.0.0.1:1/hooks/zoom", True, 3
     saved = SandboxState({"push": lambda: before})
     saved.attach(tmp_path / "zoom.state")
     saved.save()
     after = ZoomPush()
     SandboxState({"push": lambda: after}).attach(tmp_path / "zoom.state")
-    assert (after.endpoint, after.validated, after.counters["drop"]) == (before.endpoint, True, 0)
-    assert after.deliveries == [] and not after._tasks
+    assert (after.endpoint, after.validated, after.out.counters["drop"]) == (before.endpoint, True, 0)
+    assert after.out.deliveries == [] and after.describe()["inFlight"] == 0
