@@ -11,7 +11,6 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
 from axhub import InboundAnswer, ProviderInfo, Scope, Settings, Signal, Subscribed, hookimpl
 from axhub.db import Integration, PushSignal, PushSubscription
@@ -83,19 +82,13 @@ def pushy_hub(make_hub):
     return server, plugin
 
 
-def rows(hub, model):
-    async def read():
-        async with hub.services.db.session() as s:
-            return list((await s.scalars(select(model))).all())
-    return hub.run(read())
-
 
 def opened(hub, api) -> tuple[str, PushSubscription]:
     response = api.post("/api/integrations/pushy/connect", json={})
     assert response.status_code == 200, response.text
     integration_id = response.json()["data"]["integrationId"]
     hub.run(hub.services.tasks.drain())
-    [sub] = rows(hub, PushSubscription)
+    [sub] = hub.rows(PushSubscription)
     return integration_id, sub
 
 
@@ -112,7 +105,7 @@ def test_a_handshake_is_answered_with_what_the_plugin_says(pushy_hub):
         answer = anon.post("/hooks/pushy", content=json.dumps({"challenge": "abc123"}))
     assert answer.status_code == 200 and answer.text == "abc123"
     assert answer.headers["content-type"].startswith("text/plain")
-    assert rows(hub, PushSignal) == []
+    assert hub.rows(PushSignal) == []
 
 
 def test_reauthorize_renews_in_place_and_removed_opens_a_new_one(pushy_hub):
@@ -122,15 +115,15 @@ def test_reauthorize_renews_in_place_and_removed_opens_a_new_one(pushy_hub):
         assert plugin.opened == [sub.id] and sub.provider_id == f"p-{sub.id}" and sub.expires_at is not None
         assert send(hub, sub, "reauthorize", 1).status_code == 200
         hub.run(hub.services.tasks.drain())
-        [marked] = rows(hub, PushSubscription)
+        [marked] = hub.rows(PushSubscription)
         hub.run(run_job(hub.services, "push-upkeep", marked.renew_at + timedelta(seconds=1)))
-        [renewed] = rows(hub, PushSubscription)
+        [renewed] = hub.rows(PushSubscription)
         assert plugin.renewed == [sub.provider_id] and renewed.id == sub.id and renewed.expires_at > sub.expires_at
         assert send(hub, renewed, "removed", 2).status_code == 200
         hub.run(hub.services.tasks.drain())
-        [marked] = rows(hub, PushSubscription)
+        [marked] = hub.rows(PushSubscription)
         hub.run(run_job(hub.services, "push-upkeep", marked.renew_at + timedelta(seconds=1)))
-        [reopened] = rows(hub, PushSubscription)
+        [reopened] = hub.rows(PushSubscription)
         assert plugin.renewed == [sub.provider_id]  # gone at the provider: opened anew, not renewed
         assert plugin.opened == [sub.id, reopened.id] and reopened.id != sub.id
 
@@ -142,16 +135,16 @@ def test_revoked_turns_the_integration_to_error_and_stops_its_subscriptions(push
         # A signal naming a subscription the plugin did not look up is not stored.
         assert send(hub, sub, "changed", 1, other="sub-someone-else").status_code == 200
         hub.run(hub.services.tasks.drain())
-        assert rows(hub, PushSignal) == []
+        assert hub.rows(PushSignal) == []
         assert send(hub, sub, "revoked", 2).status_code == 200
 
         def errored():
-            [row] = rows(hub, Integration)
+            [row] = hub.rows(Integration)
             return row if row.status == "error" else None
 
         row = wait_until(errored)
         assert row.last_error == "INVALID_CREDENTIALS" and "reconnect" in row.last_error_message
-        assert [s.state for s in rows(hub, PushSubscription)] == ["stopped"]
+        assert [s.state for s in hub.rows(PushSubscription)] == ["stopped"]
         # Stopped: its notifications are not the hub's any more.
         assert send(hub, sub, "changed", 3).status_code == 404
         view = api.get(f"/api/integrations/{integration_id}").json()["data"]
@@ -170,9 +163,9 @@ def test_an_app_level_notification_finds_subscriptions_by_resource_and_ended_is_
                                                                        "n": 7}))
                 assert answer.status_code == 200
         hub.run(hub.services.tasks.drain())
-        [signal] = rows(hub, PushSignal)
+        [signal] = hub.rows(PushSignal)
         assert (signal.kind, signal.subscription_id, signal.detail) == ("ended", sub.id, "m-1")
-        assert [s.state for s in rows(hub, PushSubscription)] == ["active"]  # heard through it: confirmed
+        assert [s.state for s in hub.rows(PushSubscription)] == ["active"]  # heard through it: confirmed
 
 
 def test_disconnect_removes_the_subscription_at_the_provider_first(pushy_hub):
@@ -180,4 +173,4 @@ def test_disconnect_removes_the_subscription_at_the_provider_first(pushy_hub):
     with hub.client("manager") as api:
         integration_id, sub = opened(hub, api)
         assert api.delete(f"/api/integrations/{integration_id}").status_code == 200
-        assert plugin.removed == [sub.provider_id] and rows(hub, PushSubscription) == []
+        assert plugin.removed == [sub.provider_id] and hub.rows(PushSubscription) == []

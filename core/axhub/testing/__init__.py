@@ -130,6 +130,16 @@ class HubServer:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
+    def rows(self, model: Any) -> list:
+        """Every row of ``model``'s table (an ``axhub.db`` model), for a test that checks
+        what the hub stored (and, as often, what it did not)."""
+        from sqlalchemy import select
+
+        async def read() -> list:
+            async with self.services.db.session() as s:
+                return list((await s.scalars(select(model))).all())
+        return self.run(read())
+
     # -- callers -----------------------------------------------------------------------
     def token(self, role: str = "admin", org: str = "org-1", user: str = "user-1", **claims: Any) -> str:
         """A Bearer JWT the hub accepts, for ``role`` (``admin``, ``manager``, ``member``) in

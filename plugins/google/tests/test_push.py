@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from synctools import Calendar, connect_google
 
 from axhub.db import PushSignal, PushSubscription, SyncRun
@@ -46,15 +45,9 @@ def push_state(hub: HubServer) -> dict:
     return hub.sandbox("google").get("/_control/push").json()
 
 
-def rows(hub: HubServer, model) -> list:
-    async def read():
-        async with hub.services.db.session() as s:
-            return list((await s.scalars(select(model))).all())
-    return hub.run(read())
-
 
 def push_runs(hub: HubServer) -> list:
-    return [r for r in rows(hub, SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
+    return [r for r in hub.rows(SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
 
 
 def connect_pushing(hub: HubServer, api: httpx.Client) -> str:
@@ -77,7 +70,7 @@ def test_watch_handshake_confirms_the_channel_and_the_views_say_push(hub, cal):
         # The sync message was acknowledged (2xx), and confirmed the subscription.
         [first] = push_state(hub)["deliveries"]
         assert (first["state"], first["status"], first["number"]) == ("sync", 200, 1)
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         assert sub.state == "active" and sub.provider_id == channel["id"] and sub.resource_id == channel["resourceId"]
         # The channel token is a secret: sealed at rest, never shown.
         assert channel["token"].encode() not in sub.secret
@@ -121,7 +114,7 @@ def test_forged_token_unknown_channel_and_bare_requests_are_refused_and_change_n
     with hub.client("manager") as api:
         connect_pushing(hub, api)
         [channel] = push_state(hub)["channels"]
-        signals, runs = len(rows(hub, PushSignal)), len(rows(hub, SyncRun))
+        signals, runs = len(hub.rows(PushSignal)), len(hub.rows(SyncRun))
         good = {"X-Goog-Channel-ID": channel["id"], "X-Goog-Message-Number": "99", "X-Goog-Resource-State": "exists",
                 "X-Goog-Resource-ID": channel["resourceId"], "X-Goog-Channel-Token": channel["token"]}
         forged = notify(hub, {**good, "X-Goog-Channel-Token": channel["token"][:-1] + "x"})
@@ -138,7 +131,7 @@ def test_forged_token_unknown_channel_and_bare_requests_are_refused_and_change_n
             assert big.status_code == 413 and big.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
             assert "64 KiB" in big.json()["error"]["message"]
         hub.run(hub.services.tasks.drain())
-        assert len(rows(hub, PushSignal)) == signals and len(rows(hub, SyncRun)) == runs
+        assert len(hub.rows(PushSignal)) == signals and len(hub.rows(SyncRun)) == runs
 
 
 def test_duplicated_and_bursting_notifications_are_worked_once(hub, cal):
@@ -173,22 +166,22 @@ def test_duplicated_and_bursting_notifications_are_worked_once(hub, cal):
         assert [r.status_code for r in asyncio.run(burst())] == [200] * 5
         hub.run(hub.services.tasks.drain())
         assert 1 <= len(push_runs(hub)) - before <= 2
-        assert sum(1 for s in rows(hub, PushSignal) if s.dedupe_key.startswith("google:100")) == 5
+        assert sum(1 for s in hub.rows(PushSignal) if s.dedupe_key.startswith("google:100")) == 5
 
 
 def test_renewal_before_expiry_opens_a_new_channel_then_stops_the_old_one(hub, cal):
     with hub.client("manager") as api:
         integration_id = connect_pushing(hub, api)
-        [old] = rows(hub, PushSubscription)
+        [old] = hub.rows(PushSubscription)
         assert old.renew_at < old.expires_at
         hub.run(run_job(hub.services, "push-upkeep", old.renew_at - timedelta(seconds=1)))
-        assert push_state(hub)["stopped"] == [] and [s.id for s in rows(hub, PushSubscription)] == [old.id]
+        assert push_state(hub)["stopped"] == [] and [s.id for s in hub.rows(PushSubscription)] == [old.id]
         hub.run(run_job(hub.services, "push-upkeep", old.renew_at + timedelta(seconds=1)))
         state = push_state(hub)
         assert state["stopped"] == [old.provider_id]
         [channel] = state["channels"]
         assert channel["id"] != old.provider_id
-        [new] = rows(hub, PushSubscription)
+        [new] = hub.rows(PushSubscription)
         assert new.provider_id == channel["id"] and new.renew_at > old.renew_at
         wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("state") == "active")
         # The same moment again renews nothing: each renewal once.
@@ -201,7 +194,7 @@ def test_renewal_before_expiry_opens_a_new_channel_then_stops_the_old_one(hub, c
 def test_a_failed_renewal_polls_at_sync_interval_then_push_comes_back_after_repair(hub, cal):
     with hub.client("manager") as api:
         integration_id = connect_pushing(hub, api)
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         row = hub.run(_integration_row(hub, integration_id))
         # Push healthy: the syncInterval fire is left to push, the safety poll still runs.
         assert hub.run(run_job(hub.services, "sync", row.last_sync + timedelta(seconds=300),
@@ -216,7 +209,7 @@ def test_a_failed_renewal_polls_at_sync_interval_then_push_comes_back_after_repa
         assert hub.run(run_job(hub.services, "sync", at + timedelta(seconds=300), integration_id=integration_id)) \
             == "started"
         cal.control.delete("/_control/faults")
-        [failing] = rows(hub, PushSubscription)
+        [failing] = hub.rows(PushSubscription)
         hub.run(run_job(hub.services, "push-upkeep", failing.renew_at + timedelta(seconds=1)))
         wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("mode") == "push")
 
@@ -228,7 +221,7 @@ def test_disconnect_stops_the_channel_at_google(hub, cal):
         assert api.delete(f"/api/integrations/{integration_id}").status_code == 200
         state = push_state(hub)
         assert state["channels"] == [] and state["stopped"] == [channel["id"]]
-        assert rows(hub, PushSubscription) == []
+        assert hub.rows(PushSubscription) == []
         late = {"X-Goog-Channel-ID": channel["id"], "X-Goog-Message-Number": "7", "X-Goog-Resource-State": "exists",
                 "X-Goog-Resource-ID": channel["resourceId"], "X-Goog-Channel-Token": channel["token"]}
         assert notify(hub, late).status_code == 404
@@ -279,14 +272,14 @@ def test_a_dropped_notification_is_caught_by_the_safety_poll(hub, cal):
 def test_an_expired_channel_delivers_nothing_and_the_hub_polls_until_it_is_renewed(hub, cal):
     with hub.client("manager") as api:
         integration_id = connect_pushing(hub, api)
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         assert cal.control.post("/_control/push/expire", json={}).json() == {"expired": 1}
         cal.insert_event("After expiry", *JUNE)
         assert [d["state"] for d in push_state(hub)["deliveries"]] == ["sync"]
         # Past the expiry the upkeep round opens a new channel (the old one is gone at Google).
         after = sub.expires_at + timedelta(seconds=1)
         hub.run(run_job(hub.services, "push-upkeep", after))
-        [new] = rows(hub, PushSubscription)
+        [new] = hub.rows(PushSubscription)
         assert new.id != sub.id
         wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("mode") == "push")
         cal.insert_event("Pushed again", *JUNE)
@@ -298,7 +291,7 @@ def test_two_rounds_at_once_renew_once_and_rotated_keys_keep_channels_verified(h
 
     with hub.client("manager") as api:
         connect_pushing(hub, api)
-        [old] = rows(hub, PushSubscription)
+        [old] = hub.rows(PushSubscription)
         at = old.renew_at + timedelta(seconds=1)
 
         async def both():
@@ -307,10 +300,10 @@ def test_two_rounds_at_once_renew_once_and_rotated_keys_keep_channels_verified(h
         hub.run(both())
         state = push_state(hub)
         assert state["stopped"] == [old.provider_id] and len(state["channels"]) == 1
-        assert len(rows(hub, PushSubscription)) == 1
-        [before] = rows(hub, PushSubscription)
+        assert len(hub.rows(PushSubscription)) == 1
+        [before] = hub.rows(PushSubscription)
         assert hub.run(hub.services.vault.rotate_all()) >= 1
-        [after] = rows(hub, PushSubscription)
+        [after] = hub.rows(PushSubscription)
         assert after.secret != before.secret  # re-sealed
         cal.insert_event("After rotation", *JUNE)
         wait_until(lambda: [e for e in local_events(api) if e["title"] == "After rotation"])
@@ -329,7 +322,7 @@ def test_new_settings_renew_the_channel_so_it_watches_the_calendar_now_synced(hu
         assert state["stopped"] == [old["id"]]
         [channel] = state["channels"]
         assert f"/calendars/{me}/events" in channel["resourceUri"]
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         assert sub.resource == me and sub.provider_id == channel["id"]
 
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from outlook import Outlook
-from sqlalchemy import select
 
 from axhub.db import Integration, PushSignal, PushSubscription, SyncRun
 from axhub.scheduler.jobs import run_job
@@ -44,15 +43,9 @@ def push_state(hub: HubServer) -> dict:
     return hub.sandbox("microsoft").get("/_control/push").json()
 
 
-def rows(hub: HubServer, model) -> list:
-    async def read():
-        async with hub.services.db.session() as s:
-            return list((await s.scalars(select(model))).all())
-    return hub.run(read())
-
 
 def push_runs(hub: HubServer) -> list:
-    return [r for r in rows(hub, SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
+    return [r for r in hub.rows(SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
 
 
 def connect_pushing(api: httpx.Client) -> str:
@@ -87,7 +80,7 @@ def test_the_validation_handshake_confirms_the_subscription_and_the_views_say_pu
         integration_id = connect_pushing(api)
         state = push_state(hub)
         [sub] = state["subscriptions"]
-        [row] = rows(hub, PushSubscription)
+        [row] = hub.rows(PushSubscription)
         assert sub["notificationUrl"] == f"{hub.url}/hooks/microsoft/{row.id}"
         assert sub["lifecycleNotificationUrl"] == f"{hub.url}/hooks/microsoft/{row.id}/lifecycle"
         assert sub["changeType"] == "created,updated,deleted" and sub["resource"] == "me/events"
@@ -138,7 +131,7 @@ def test_a_wrong_client_state_or_an_unknown_subscription_is_refused_and_changes_
     with hub.client("manager") as api:
         connect_pushing(api)
         [sub] = push_state(hub)["subscriptions"]
-        signals, runs = len(rows(hub, PushSignal)), len(rows(hub, SyncRun))
+        signals, runs = len(hub.rows(PushSignal)), len(hub.rows(SyncRun))
         forged = notify(hub, {"value": [item(sub, clientState=sub["clientState"][:-1] + "x")]})
         assert forged.status_code == 401 and forged.json()["error"]["code"] == "UNAUTHORIZED"
         assert sub["clientState"] not in forged.text
@@ -151,12 +144,12 @@ def test_a_wrong_client_state_or_an_unknown_subscription_is_refused_and_changes_
         with hub.anonymous() as anon:
             assert anon.post("/hooks/microsoft", content=b"not json").status_code == 400
         hub.run(hub.services.tasks.drain())
-        assert len(rows(hub, PushSignal)) == signals and len(rows(hub, SyncRun)) == runs
+        assert len(hub.rows(PushSignal)) == signals and len(hub.rows(SyncRun)) == runs
         # Each item is verified on its own: in a batch, the good one is taken, the forged one not.
         mixed = notify(hub, {"value": [item(sub, clientState="forged"), item(sub)]})
         assert mixed.status_code == 202
         hub.run(hub.services.tasks.drain())
-        assert len(rows(hub, PushSignal)) == signals + 1
+        assert len(hub.rows(PushSignal)) == signals + 1
 
 
 def test_duplicated_and_bursting_notifications_are_worked_once(hub, outlook):
@@ -187,7 +180,7 @@ def test_duplicated_and_bursting_notifications_are_worked_once(hub, outlook):
 
 def _wait_renew_due(hub: HubServer, sub_id: str) -> PushSubscription:
     def due():
-        [row] = [r for r in rows(hub, PushSubscription) if r.id == sub_id] or [None]
+        [row] = [r for r in hub.rows(PushSubscription) if r.id == sub_id] or [None]
         return row if row is not None and row.renew_at is not None and \
             row.renew_at.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc) else None
     return wait_until(due)
@@ -196,7 +189,7 @@ def _wait_renew_due(hub: HubServer, sub_id: str) -> PushSubscription:
 def test_lifecycle_events_renew_recreate_or_sync(hub, outlook):
     with hub.client("manager") as api:
         integration_id = connect_pushing(api)
-        [row] = rows(hub, PushSubscription)
+        [row] = hub.rows(PushSubscription)
         [sub] = push_state(hub)["subscriptions"]
         # reauthorizationRequired: renewed at the next round, in place (PATCH).
         assert outlook.control.post("/_control/push/lifecycle", json={"lifecycleEvent": "reauthorizationRequired"}
@@ -205,7 +198,7 @@ def test_lifecycle_events_renew_recreate_or_sync(hub, outlook):
         _wait_renew_due(hub, row.id)
         hub.run(run_job(hub.services, "push-upkeep", datetime.now(timezone.utc) + timedelta(seconds=1)))
         assert [e["method"] for e in outlook.log() if e["path"].startswith("/subscriptions/")] == ["PATCH"]
-        [same] = rows(hub, PushSubscription)
+        [same] = hub.rows(PushSubscription)
         assert (same.id, same.provider_id, same.state) == (row.id, sub["id"], "active")
         # missed: Graph could not deliver some notifications, an incremental sync instead.
         outlook.control.post("/_control/push", json={"drop": 1})
@@ -221,7 +214,7 @@ def test_lifecycle_events_renew_recreate_or_sync(hub, outlook):
         hub.run(run_job(hub.services, "push-upkeep", datetime.now(timezone.utc) + timedelta(seconds=1)))
         [new] = push_state(hub)["subscriptions"]
         assert new["id"] != sub["id"]
-        [fresh] = rows(hub, PushSubscription)
+        [fresh] = hub.rows(PushSubscription)
         assert fresh.provider_id == new["id"] and fresh.id != row.id
         wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("state") == "active")
         outlook.create("After recreation", *JAN)
@@ -231,7 +224,7 @@ def test_lifecycle_events_renew_recreate_or_sync(hub, outlook):
 def test_renewal_by_patch_before_expiry(hub, outlook):
     with hub.client("manager") as api:
         integration_id = connect_pushing(api)
-        [old] = rows(hub, PushSubscription)
+        [old] = hub.rows(PushSubscription)
         [before] = push_state(hub)["subscriptions"]
         assert old.renew_at < old.expires_at
         hub.run(run_job(hub.services, "push-upkeep", old.renew_at - timedelta(seconds=1)))
@@ -242,7 +235,7 @@ def test_renewal_by_patch_before_expiry(hub, outlook):
         assert set(patch["body"]) == {"expirationDateTime"}
         [after] = push_state(hub)["subscriptions"]
         assert after["id"] == before["id"] and after["expirationDateTime"] >= before["expirationDateTime"]
-        [renewed] = rows(hub, PushSubscription)
+        [renewed] = hub.rows(PushSubscription)
         assert renewed.id == old.id and renewed.renew_at > old.renew_at and renewed.state == "active"
         # The same moment again renews nothing: each renewal once.
         hub.run(run_job(hub.services, "push-upkeep", old.renew_at + timedelta(seconds=1)))
@@ -258,7 +251,7 @@ async def _integration_row(hub: HubServer, integration_id: str):
 def test_a_failed_renewal_polls_at_sync_interval_then_push_comes_back_after_repair(hub, outlook):
     with hub.client("manager") as api:
         integration_id = connect_pushing(api)
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         row = hub.run(_integration_row(hub, integration_id))
         assert hub.run(run_job(hub.services, "sync", row.last_sync + timedelta(seconds=300),
                                integration_id=integration_id)) == "push"
@@ -271,7 +264,7 @@ def test_a_failed_renewal_polls_at_sync_interval_then_push_comes_back_after_repa
         assert hub.run(run_job(hub.services, "sync", at + timedelta(seconds=300), integration_id=integration_id)) \
             == "started"
         outlook.control.delete("/_control/faults")
-        [failing] = rows(hub, PushSubscription)
+        [failing] = hub.rows(PushSubscription)
         hub.run(run_job(hub.services, "push-upkeep", failing.renew_at + timedelta(seconds=1)))
         wait_until(lambda: (integration(api, integration_id)["push"] or {}).get("mode") == "push")
 
@@ -285,7 +278,7 @@ def test_disconnect_deletes_the_subscription_at_graph(hub, outlook):
         assert state["subscriptions"] == [] and state["removed"] == [sub["id"]]
         assert [e["status"] for e in outlook.log() if e["method"] == "DELETE" and e["path"].startswith("/subscriptions")] \
             == [204]
-        assert rows(hub, PushSubscription) == []
+        assert hub.rows(PushSubscription) == []
         assert notify(hub, {"value": [item(sub)]}).status_code == 404
 
 
@@ -352,5 +345,5 @@ def test_new_settings_move_the_subscription_to_the_calendar_now_synced(hub, outl
         # A PATCH cannot change what a subscription watches: a new one, then the old one deleted.
         [new] = state["subscriptions"]
         assert new["resource"] == "me/calendars/AAMkAGI2TGuLBBB=/events" and state["removed"] == [old["id"]]
-        [sub] = rows(hub, PushSubscription)
+        [sub] = hub.rows(PushSubscription)
         assert sub.provider_id == new["id"] and sub.resource == new["resource"] and sub.state == "active"

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from axhub import v0_signature
 from axhub.db import DeliveryMessage, PushSignal, PushSubscription
@@ -46,12 +45,6 @@ def api(hub):
 def push_state(hub: HubServer) -> dict:
     return hub.sandbox("slack").get("/_control/push").json()
 
-
-def rows(hub: HubServer, model) -> list:
-    async def read():
-        async with hub.services.db.session() as s:
-            return list((await s.scalars(select(model))).all())
-    return hub.run(read())
 
 
 def connected(hub: HubServer, api) -> str:
@@ -87,7 +80,7 @@ def test_the_request_url_is_verified_with_slack_s_challenge(hub, api):
     state = push_state(hub)
     assert state["requestUrl"] == f"{hub.url}/hooks/slack"
     assert [(d["event"], d["status"]) for d in state["deliveries"]] == [("url_verification", 200)]
-    [sub] = rows(hub, PushSubscription)
+    [sub] = hub.rows(PushSubscription)
     assert sub.resource == TEAM and sub.expires_at is None
     answer = post(hub, *signed({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                                 "type": "url_verification"}))
@@ -99,7 +92,7 @@ def test_the_request_url_is_verified_with_slack_s_challenge(hub, api):
 def test_an_uninstalled_app_turns_the_integration_to_error_and_stops_its_notifications(hub, api):
     integration_id = connected(hub, api)
     notify(hub, "eventReminder", reminder("evt-1"))
-    wait_until(lambda: any(d.status == "delivered" for d in rows(hub, DeliveryMessage)))
+    wait_until(lambda: any(d.status == "delivered" for d in hub.rows(DeliveryMessage)))
     hub.sandbox("slack").post("/_control/push", json={"duplicate": 2})  # Slack retries both events
     assert hub.sandbox("slack").post("/_control/uninstall").status_code == 200
 
@@ -108,13 +101,13 @@ def test_an_uninstalled_app_turns_the_integration_to_error_and_stops_its_notific
     sent = [d for d in push_state(hub)["deliveries"] if d["event"] != "url_verification"]
     assert sorted((d["event"], d["status"]) for d in sent) == [("app_uninstalled", 200)] * 2 + [
         ("tokens_revoked", 200)] * 2
-    assert sorted(s.detail for s in rows(hub, PushSignal)) == ["app_uninstalled", "tokens_revoked"]  # once each
-    assert [s.state for s in rows(hub, PushSubscription)] == ["stopped"]
+    assert sorted(s.detail for s in hub.rows(PushSignal)) == ["app_uninstalled", "tokens_revoked"]  # once each
+    assert [s.state for s in hub.rows(PushSubscription)] == ["stopped"]
     hub.run(hub.services.tasks.drain())
-    before = len(rows(hub, DeliveryMessage))
+    before = len(hub.rows(DeliveryMessage))
     notify(hub, "eventReminder", reminder("evt-2"))
     hub.run(hub.services.tasks.drain())
-    assert len(rows(hub, DeliveryMessage)) == before  # nothing more is posted for it
+    assert len(hub.rows(DeliveryMessage)) == before  # nothing more is posted for it
     # Its subscription is stopped: later events for the team are not the hub's any more.
     assert post(hub, *signed(uninstalled(event_id="Ev0TEST0009"))).status_code == 404
 
@@ -140,7 +133,7 @@ def test_a_forged_stale_or_lost_event_changes_nothing(hub, api, control):
     sent = [d for d in push_state(hub)["deliveries"] if d["event"] != "url_verification"]
     assert [d["status"] for d in sent] == [None if "drop" in control else 401] * 2
     hub.run(hub.services.tasks.drain())
-    assert rows(hub, PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
+    assert hub.rows(PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
 
 
 def test_bad_signatures_stale_timestamps_and_unknown_teams_are_refused(hub, api):
@@ -157,7 +150,7 @@ def test_bad_signatures_stale_timestamps_and_unknown_teams_are_refused(hub, api)
     assert post(hub, {"x-slack-request-timestamp": stamp, "x-slack-signature": v0_signature(SANDBOX_SECRET, stamp, deep)},
                 deep).status_code == 400
     hub.run(hub.services.tasks.drain())
-    assert rows(hub, PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
+    assert hub.rows(PushSignal) == [] and integration(api, integration_id)["status"] == "connected"
 
 
 def test_the_sandbox_keeps_its_request_url_across_a_restart_not_what_is_in_flight(tmp_path):

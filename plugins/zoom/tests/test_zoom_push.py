@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from axhub.db import Integration, PushSignal, PushSubscription, SyncRun
 from axhub.push.mode import defers
@@ -49,15 +48,9 @@ def push_state(hub: HubServer) -> dict:
     return hub.sandbox("zoom").get("/_control/push").json()
 
 
-def rows(hub: HubServer, model) -> list:
-    async def read():
-        async with hub.services.db.session() as s:
-            return list((await s.scalars(select(model))).all())
-    return hub.run(read())
-
 
 def push_runs(hub: HubServer) -> list:
-    return [r for r in rows(hub, SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
+    return [r for r in hub.rows(SyncRun) if (r.triggered_by or {}).get("name") == "push_notification"]
 
 
 def signed(body: dict, *, secret: str = SANDBOX_SECRET, stamp: int | None = None) -> tuple[dict[str, str], bytes]:
@@ -101,7 +94,7 @@ def test_the_endpoint_is_validated_with_zoom_s_challenge(hub, api):
     assert state["endpoint"] == f"{hub.url}/hooks/zoom"
     [validation] = state["deliveries"]
     assert (validation["event"], validation["status"]) == ("endpoint.url_validation", 200)
-    [sub] = rows(hub, PushSubscription)
+    [sub] = hub.rows(PushSubscription)
     assert sub.resource == "sbx-account-1" and sub.expires_at is None
     # The answer's shape, as Zoom checks it: the plainToken and its HMAC under the Secret Token.
     answer = post(hub, *signed({"event": "endpoint.url_validation", "event_ts": 1,
@@ -127,12 +120,12 @@ def test_a_meeting_that_ends_has_its_attendance_pulled_at_once(hub, api):
                                                            "bob@techcorp.com": "absent"}
     ended = [d for d in push_state(hub)["deliveries"] if d["event"] == "meeting.ended"]
     assert [d["status"] for d in ended] == [200, 200]
-    [signal] = rows(hub, PushSignal)  # the duplicate changed nothing twice
+    [signal] = hub.rows(PushSignal)  # the duplicate changed nothing twice
     assert (signal.kind, signal.detail) == ("ended", str(meeting_id))
     hub.run(hub.services.tasks.drain())
     [run] = push_runs(hub)
     assert run.triggered_by["provider"] == "zoom" and run.status == "completed"
-    assert [s.state for s in rows(hub, PushSubscription)] == ["active"]
+    assert [s.state for s in hub.rows(PushSubscription)] == ["active"]
 
 
 @pytest.mark.parametrize("control", [{"forge": 1}, {"stale": 1}, {"drop": 1}])
@@ -144,7 +137,7 @@ def test_a_forged_stale_or_lost_notification_changes_nothing(hub, api, control):
     [ended] = [d for d in push_state(hub)["deliveries"] if d["event"] == "meeting.ended"]
     assert ended["status"] == (None if "drop" in control else 401)
     hub.run(hub.services.tasks.drain())
-    assert rows(hub, PushSignal) == [] and push_runs(hub) == []
+    assert hub.rows(PushSignal) == [] and push_runs(hub) == []
     assert attendance(api, event_id)["alice@techcorp.com"]["status"] == "unknown"
 
 
@@ -170,7 +163,7 @@ def test_bad_signatures_stale_timestamps_and_unknown_accounts_are_refused(hub, a
     assert post(hub, {"x-zm-request-timestamp": stamp, "x-zm-signature": "v0=" + sign(
         SANDBOX_SECRET, f"v0:{stamp}:".encode() + deep)}, deep).status_code == 400
     hub.run(hub.services.tasks.drain())
-    assert rows(hub, PushSignal) == [] and push_runs(hub) == []
+    assert hub.rows(PushSignal) == [] and push_runs(hub) == []
 
 
 def test_a_meeting_that_ends_before_its_event_has_its_attendance_pulled(hub, api):
@@ -198,10 +191,10 @@ def test_while_zoom_s_report_is_not_ready_the_schedule_keeps_asking(hub, api):
 
     run = wait_until(pending_run)
     assert run.statistics["attendance"]["pending"]  # Zoom has no report yet
-    assert [s.state for s in rows(hub, PushSubscription)] == ["active"]
+    assert [s.state for s in hub.rows(PushSubscription)] == ["active"]
 
     def deferred() -> bool:
-        [row] = rows(hub, Integration)
+        [row] = hub.rows(Integration)
         return hub.run(defers(hub.services, row, datetime.now(timezone.utc)))
 
     assert not deferred()  # push is active, but the report's readiness is never notified: polled
