@@ -318,9 +318,3 @@ class Scheduler:
                         "integrationId": sch.args[0] if sch.id.startswith(SYNC_PREFIX) and sch.args else None,
                         "interval": getattr(sch.trigger, "seconds", None) if sch.id.startswith(SYNC_PREFIX) else None})
         return out
-
-    async def next_fire_times(self, integration_ids: list[str]) -> dict[str, datetime | None]:
-        if self.aps is None or not integration_ids:
-            return {}
-        found = await self.aps.data_store.get_schedules({SYNC_PREFIX + i for i in integration_ids})
-        return {sch.id[len(SYNC_PREFIX):]: sch.next_fire_time for sch in found}
